@@ -1,0 +1,258 @@
+"""Load and validate ``labs/<slug>/lab.toml`` into frozen dataclasses.
+
+The manifest format is documented field by field in ``docs/authoring-labs.md``. A bad
+manifest raises :class:`~grader.errors.ManifestError` naming the file, the field and what
+is allowed.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from grader.errors import LabNotFound, ManifestError
+
+__all__ = [
+    "FORMAT_VERSION",
+    "ImageNeeds",
+    "Lab",
+    "Limits",
+    "Task",
+    "find_lab",
+    "labs_dir",
+    "list_labs",
+    "load_lab",
+    "repo_root",
+]
+
+FORMAT_VERSION = 1
+NETWORK_POLICIES = ("none",)
+MANIFEST = "lab.toml"
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
+    title: str
+    points: int
+    hint: str
+    hints: tuple[str, ...] = ()
+    partial: bool = False
+
+    @property
+    def hint_levels(self) -> tuple[str, ...]:
+        """The first hint, then the progressively more specific ones."""
+        return (self.hint, *self.hints)
+
+
+@dataclass(frozen=True)
+class Limits:
+    time_limit_s: float
+    memory_mb: int
+    cpus: float
+    pids: int = 512
+
+
+@dataclass(frozen=True)
+class ImageNeeds:
+    """What the lab image must contain beyond Python and a JRE."""
+
+    python: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Lab:
+    slug: str
+    title: str
+    blurb: str
+    root: Path
+    tasks: tuple[Task, ...]
+    submission: tuple[str, ...]
+    limits: Limits
+    network: str
+    image: ImageNeeds
+    format_version: int = FORMAT_VERSION
+
+    @property
+    def max_score(self) -> int:
+        return sum(t.points for t in self.tasks)
+
+    def task(self, task_id: str) -> Task | None:
+        return next((t for t in self.tasks if t.id == task_id), None)
+
+
+def repo_root() -> Path:
+    """The checkout the grader runs from (``MLSKILLS_ROOT`` overrides it)."""
+    env = os.environ.get("MLSKILLS_ROOT")
+    return Path(env).resolve() if env else Path(__file__).resolve().parent.parent
+
+
+def labs_dir() -> Path:
+    return repo_root() / "labs"
+
+
+class _Table:
+    """One TOML table being validated; every error names file, field and what is allowed."""
+
+    def __init__(self, data: dict[str, Any], path: Path, prefix: str) -> None:
+        self.data = data
+        self.path = path
+        self.prefix = prefix
+
+    def fail(self, key: str, allowed: str) -> ManifestError:
+        field = f"{self.prefix}{key}" if key else self.prefix.rstrip(".")
+        return ManifestError(f"{self.path}: field '{field}' is invalid: {allowed}.")
+
+    def only(self, *keys: str) -> None:
+        unknown = sorted(set(self.data) - set(keys))
+        if unknown:
+            raise self.fail(unknown[0], "unknown field; allowed fields are " + ", ".join(keys))
+
+    def _get(self, key: str, default: Any) -> Any:
+        if key not in self.data:
+            if default is _REQUIRED:
+                raise self.fail(key, "it is required")
+            return default
+        return self.data[key]
+
+    def text(self, key: str, default: Any = None, *, non_empty: bool = True) -> str:
+        value = self._get(key, _REQUIRED if default is None else default)
+        if not isinstance(value, str) or (non_empty and not value.strip()):
+            raise self.fail(key, "must be a non-empty string")
+        return value.strip()
+
+    def integer(self, key: str, *, minimum: int, default: int | None = None) -> int:
+        value = self._get(key, _REQUIRED if default is None else default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise self.fail(key, f"must be a whole number of at least {minimum}")
+        return value
+
+    def number(self, key: str, *, minimum: float, default: float | None = None) -> float:
+        value = self._get(key, _REQUIRED if default is None else default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= minimum:
+            raise self.fail(key, f"must be a number greater than {minimum:g}")
+        return float(value)
+
+    def boolean(self, key: str, *, default: bool) -> bool:
+        value = self._get(key, default)
+        if not isinstance(value, bool):
+            raise self.fail(key, "must be true or false")
+        return value
+
+    def strings(self, key: str, *, default: tuple[str, ...] | None = None) -> tuple[str, ...]:
+        value = self._get(key, _REQUIRED if default is None else list(default))
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise self.fail(key, "must be a list of non-empty strings")
+        return tuple(v.strip() for v in value)
+
+    def table(self, key: str, *, required: bool = True) -> _Table:
+        value = self._get(key, _REQUIRED if required else {})
+        if not isinstance(value, dict):
+            raise self.fail(key, "must be a table")
+        return _Table(value, self.path, f"{self.prefix}{key}.")
+
+
+_REQUIRED = object()
+
+
+def load_lab(root: Path) -> Lab:
+    """Load and validate the manifest of the lab folder ``root``."""
+    path = root / MANIFEST
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ManifestError(f"{path}: there is no manifest; every lab needs a lab.toml.") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"{path}: the file is not valid TOML ({exc}).") from None
+
+    top = _Table(raw, path, "")
+    top.only("format_version", "slug", "title", "blurb", "submission", "limits", "sandbox",
+             "image", "tasks")
+    version = top.integer("format_version", minimum=1)
+    if version != FORMAT_VERSION:
+        raise top.fail("format_version", f"this grader reads format_version = {FORMAT_VERSION}")
+    slug = top.text("slug")
+    if slug != root.name:
+        raise top.fail("slug", f"it must equal the folder name '{root.name}'")
+
+    submission = top.table("submission")
+    submission.only("files")
+    files = submission.strings("files")
+    for pattern in files:
+        first = Path(pattern).parts[0] if Path(pattern).parts else ""
+        if Path(pattern).is_absolute() or ".." in Path(pattern).parts:
+            raise submission.fail("files", f"'{pattern}' must be relative to the lab folder")
+        if first in ("tests", "data") or pattern == MANIFEST:
+            raise submission.fail("files", f"'{pattern}' may not match tests/, data/ or lab.toml")
+
+    limits = top.table("limits")
+    limits.only("time_limit_s", "memory_mb", "cpus", "pids")
+    sandbox = top.table("sandbox", required=False)
+    sandbox.only("network")
+    network = sandbox.text("network", default="none")
+    if network not in NETWORK_POLICIES:
+        raise sandbox.fail("network", "allowed values are " + ", ".join(NETWORK_POLICIES))
+    image = top.table("image", required=False)
+    image.only("python")
+
+    return Lab(
+        slug=slug,
+        title=top.text("title"),
+        blurb=top.text("blurb"),
+        root=root,
+        tasks=_load_tasks(top),
+        submission=files,
+        limits=Limits(
+            time_limit_s=limits.number("time_limit_s", minimum=0),
+            memory_mb=limits.integer("memory_mb", minimum=64),
+            cpus=limits.number("cpus", minimum=0),
+            pids=limits.integer("pids", minimum=16, default=512),
+        ),
+        network=network,
+        image=ImageNeeds(python=image.strings("python", default=())),
+        format_version=version,
+    )
+
+
+def _load_tasks(top: _Table) -> tuple[Task, ...]:
+    raw = top.data.get("tasks")
+    if not isinstance(raw, list) or not raw:
+        raise top.fail("tasks", "declare at least one [[tasks]] table")
+    tasks = []
+    for index, item in enumerate(raw, start=1):
+        if not isinstance(item, dict):
+            raise top.fail("tasks", "each entry must be a [[tasks]] table")
+        table = _Table(item, top.path, f"tasks[{index}].")
+        table.only("id", "title", "points", "hint", "hints", "partial")
+        task_id = table.integer("id", minimum=1)
+        if task_id != index:
+            raise table.fail("id", f"tasks are numbered 1, 2, 3 … in order; expected {index}")
+        tasks.append(
+            Task(
+                id=str(task_id),
+                title=table.text("title"),
+                points=table.integer("points", minimum=1),
+                hint=table.text("hint"),
+                hints=table.strings("hints", default=()),
+                partial=table.boolean("partial", default=False),
+            )
+        )
+    return tuple(tasks)
+
+
+def list_labs(root: Path | None = None) -> list[Path]:
+    """Folders under ``labs/`` that hold a manifest, sorted by slug."""
+    base = root or labs_dir()
+    return sorted(p.parent for p in base.glob(f"*/{MANIFEST}"))
+
+
+def find_lab(slug: str, root: Path | None = None) -> Lab:
+    base = root or labs_dir()
+    folder = base / slug
+    if not (folder / MANIFEST).is_file() or "/" in slug or slug.startswith("."):
+        known = ", ".join(p.name for p in list_labs(base)) or "none"
+        raise LabNotFound(f"There is no lab called '{slug}'. Known labs: {known}.")
+    return load_lab(folder)

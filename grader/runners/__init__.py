@@ -1,0 +1,13 @@
+"""Runners execute a workspace's pytest suite and hand back what happened.
+
+    Runner.run(RunRequest) -> RunOutcome
+
+``local`` runs a subprocess on the host (fast, no isolation); ``docker`` runs a sandboxed
+container through the Docker SDK; ``auto`` picks docker when an engine answers.
+"""
+
+from __future__ import annotations
+
+from grader.runners.base import OutputCapture, Runner, RunOutcome, RunRequest, select_runner
+
+__all__ = ["OutputCapture", "RunOutcome", "RunRequest", "Runner", "select_runner"]

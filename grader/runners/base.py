@@ -1,0 +1,93 @@
+"""The runner interface, shared output capping, and runner selection."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from grader.errors import RunnerUnavailable
+from grader.lab import Lab
+from grader.workspace import Workspace
+
+__all__ = ["OutputCapture", "RunOutcome", "RunRequest", "Runner", "select_runner"]
+
+log = logging.getLogger(__name__)
+
+RUNNER_NAMES = ("auto", "docker", "local")
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    lab: Lab
+    workspace: Workspace
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    runner: str
+    exit_code: int | None
+    results: str | None  # the plugin's JSON lines, or None if it never wrote them
+    output: str
+    duration_s: float
+    timed_out: bool = False
+    error: str = ""  # a sentence when the run itself failed (out of memory, no engine …)
+    notices: tuple[str, ...] = field(default=())
+
+
+class Runner(Protocol):
+    name: str
+
+    def run(self, request: RunRequest) -> RunOutcome: ...
+
+
+class OutputCapture:
+    """Keeps the head and the tail of a stream, and says how much it dropped."""
+
+    def __init__(self, head_bytes: int = 32 * 1024, tail_bytes: int = 32 * 1024) -> None:
+        self._head = bytearray()
+        self._tail = bytearray()
+        self._head_limit = head_bytes
+        self._tail_limit = tail_bytes
+        self.total = 0
+
+    def feed(self, chunk: bytes) -> None:
+        self.total += len(chunk)
+        room = self._head_limit - len(self._head)
+        if room > 0:
+            self._head += chunk[:room]
+            chunk = chunk[room:]
+        if chunk:
+            self._tail += chunk
+            if len(self._tail) > self._tail_limit:
+                del self._tail[: len(self._tail) - self._tail_limit]
+
+    def text(self) -> str:
+        dropped = self.total - len(self._head) - len(self._tail)
+        head = self._head.decode("utf-8", "replace")
+        if dropped <= 0:
+            return head + self._tail.decode("utf-8", "replace")
+        note = f"\n… [{dropped:,} bytes of output cut; showing the first and last parts] …\n"
+        return head + note + self._tail.decode("utf-8", "replace")
+
+
+def select_runner(name: str) -> Runner:
+    """The runner called ``name``; ``auto`` falls back to local with a notice."""
+    from grader.runners.local import LocalRunner
+
+    if name not in RUNNER_NAMES:
+        raise RunnerUnavailable(f"Unknown runner '{name}'; use one of {', '.join(RUNNER_NAMES)}.")
+    if name == "local":
+        return LocalRunner()
+    from grader.runners.docker import DockerRunner, engine_problem
+
+    problem = engine_problem()
+    if problem is None:
+        return DockerRunner()
+    if name == "docker":
+        raise RunnerUnavailable(
+            f"{problem} Start Docker (see README: 'Running the Docker engine'), "
+            "or pass --runner local."
+        )
+    return LocalRunner(notice="No Docker engine answered, so this ran locally without a "
+                              "sandbox; start Docker to grade in a container.")

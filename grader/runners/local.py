@@ -1,0 +1,100 @@
+"""Run the suite in a subprocess on the host: fast, and no isolation at all."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from grader.runners.base import OutputCapture, RunOutcome, RunRequest
+from grader.workspace import pytest_command, pythonpath
+
+__all__ = ["LocalRunner", "sandbox_env"]
+
+NO_ISOLATION = "The local runner gives no isolation: the code ran as you, on this machine."
+# Variables that would let the host's settings change what the suite does.
+_DROPPED = ("PYTHONPATH", "PYTHONSTARTUP", "PYTEST_ADDOPTS", "PYTEST_PLUGINS",
+            "PYTHONHOME", "VIRTUAL_ENV_PROMPT")
+
+
+def sandbox_env(workspace_root: str, results_path: str) -> dict[str, str]:
+    """Environment variables every runner sets for the suite."""
+    return {
+        "PYTHONPATH": pythonpath(workspace_root),
+        "MLSKILLS_RESULTS": results_path,
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "MPLBACKEND": "Agg",
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "NO_COLOR": "1",
+    }
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class LocalRunner:
+    name = "local"
+
+    def __init__(self, notice: str = "") -> None:
+        self.notices = tuple(n for n in (notice, NO_ISOLATION) if n)
+
+    def run(self, request: RunRequest) -> RunOutcome:
+        workspace = request.workspace
+        results_dir = Path(tempfile.mkdtemp(prefix="mlskills-results-"))
+        results_path = results_dir / f"{secrets.token_hex(16)}.jsonl"
+        env = {k: v for k, v in os.environ.items()
+               if k not in _DROPPED and not k.startswith("MLSKILLS_")}
+        env.update(sandbox_env(str(workspace.root), str(results_path)))
+        capture = OutputCapture()
+        started = time.monotonic()
+        timed_out = False
+        proc = subprocess.Popen(
+            pytest_command(sys.executable, str(workspace.root)),
+            cwd=workspace.lab_dir, env=env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so a timeout kills it all
+        )
+        assert proc.stdout is not None
+        reader = threading.Thread(target=_pump, args=(proc.stdout, capture), daemon=True)
+        reader.start()
+        try:
+            proc.wait(timeout=request.lab.limits.time_limit_s)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        finally:
+            _kill_group(proc)  # also reaps servers the suite left running
+            proc.wait()
+            reader.join(timeout=5)
+        try:
+            results = results_path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            results = None
+        finally:
+            shutil.rmtree(results_dir, ignore_errors=True)
+        return RunOutcome(
+            runner=self.name,
+            exit_code=None if timed_out else proc.returncode,
+            results=results,
+            output=capture.text(),
+            duration_s=time.monotonic() - started,
+            timed_out=timed_out,
+            notices=self.notices,
+        )
+
+
+def _pump(stream: object, capture: OutputCapture) -> None:
+    read = getattr(stream, "read1")
+    while chunk := read(65536):
+        capture.feed(chunk)

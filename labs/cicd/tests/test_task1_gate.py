@@ -1,0 +1,154 @@
+"""Task 1: the validation gate (cicd_lab/gate.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from conftest import FEATURES, LABEL, learner
+from sklearn.metrics import roc_auc_score
+
+pytestmark = pytest.mark.task(1)
+
+
+def run_gate(candidate: Any, champion: Any, train: pd.DataFrame, holdout: pd.DataFrame,
+             out_dir: Path) -> Any:
+    gate = learner("gate")
+    return gate.run_gate(candidate, champion, train=train, holdout=holdout, out_dir=out_dir,
+                         model_name="churn", config=gate.GateConfig())
+
+
+def holdout_auc(model: Any, data: pd.DataFrame) -> float:
+    return float(roc_auc_score(data[LABEL], model.predict_proba(data[FEATURES])[:, 1]))
+
+
+def test_better_candidate_passes_every_check(models, churn_train, churn_holdout, tmp_path):
+    result = run_gate(models["good"], models["champion"], churn_train, churn_holdout, tmp_path)
+    assert result.checks == {"floor": True, "regression": True, "slices": True}, (
+        f"run_gate(good candidate, champion) gave checks={result.checks}; a candidate that "
+        "beats the champion overall and on every segment must pass all three checks."
+    )
+    assert result.passed is True, f"All checks passed but passed={result.passed!r}."
+    assert result.failed_slices == [], f"failed_slices={result.failed_slices}, expected []."
+
+
+def test_candidate_below_the_floor_is_rejected_even_without_a_champion(
+    models, churn_train, churn_holdout, tmp_path
+):
+    result = run_gate(models["clueless"], None, churn_train, churn_holdout, tmp_path)
+    assert result.checks["floor"] is False and result.passed is False, (
+        f"run_gate(model with AUC 0.50, champion=None) gave passed={result.passed}, "
+        f"checks={result.checks}. The first model ever shipped still has to clear the "
+        "absolute floor (GateConfig.metric_floor)."
+    )
+
+
+def test_regression_against_the_champion_is_rejected(
+    models, churn_train, churn_holdout, tmp_path
+):
+    result = run_gate(models["weaker"], models["champion"], churn_train, churn_holdout, tmp_path)
+    assert result.checks["floor"] is True, (
+        f"checks={result.checks}: the weaker model (AUC 0.73) clears the floor of 0.70."
+    )
+    assert result.checks["regression"] is False and result.passed is False, (
+        f"A candidate 0.021 AUC below the champion (max_regression 0.01) gave "
+        f"passed={result.passed}, checks={result.checks}. Clearing the floor is not enough: "
+        "a new model must not be worse than the one it replaces."
+    )
+
+
+def test_overfit_candidate_is_judged_on_holdout_not_training_data(
+    models, churn_train, churn_holdout, tmp_path
+):
+    result = run_gate(models["overfit"], models["champion"], churn_train, churn_holdout, tmp_path)
+    expected = holdout_auc(models["overfit"], churn_holdout)
+    assert result.candidate["overall"] == pytest.approx(expected, abs=1e-9), (
+        f"The candidate's overall AUC is {result.candidate['overall']:.4f}, but its AUC on the "
+        f"holdout is {expected:.4f}. Score on the holdout: on training rows an unpruned tree "
+        "scores 1.0 and would sail through every check."
+    )
+    assert result.passed is False, (
+        "An unpruned decision tree (AUC 1.00 on training rows, 0.62 on the holdout) passed "
+        "the gate. Compare the models on data neither of them was trained on."
+    )
+
+
+def test_slice_regression_is_not_averaged_away(models, churn_train, churn_holdout, tmp_path):
+    result = run_gate(models["sliced"], models["champion"], churn_train, churn_holdout, tmp_path)
+    assert result.checks["regression"] is True, (
+        f"checks={result.checks}: overall, this candidate is better than the champion "
+        "(0.759 vs 0.753 AUC), so the overall regression check must pass."
+    )
+    assert result.checks["slices"] is False and result.passed is False, (
+        f"The candidate lost 0.046 AUC on the enterprise segment (max_slice_drop 0.03) and "
+        f"the gate said passed={result.passed}, checks={result.checks}. Enterprise is 12 % "
+        "of customers, so the overall number hides the damage: check each slice on its own."
+    )
+    assert result.failed_slices == ["enterprise"], (
+        f"failed_slices={result.failed_slices}; expected ['enterprise'], the only segment "
+        "that dropped by more than max_slice_drop."
+    )
+
+
+def test_slice_metrics_are_computed_per_segment(models, churn_train, churn_holdout, tmp_path):
+    result = run_gate(models["good"], models["champion"], churn_train, churn_holdout, tmp_path)
+    for name, data in churn_holdout.groupby("segment"):
+        for who, scores in (("candidate", result.candidate), ("champion", result.champion)):
+            model = models["good" if who == "candidate" else "champion"]
+            expected = holdout_auc(model, data)
+            got = scores["slices"].get(name)
+            assert got == pytest.approx(expected, abs=1e-9), (
+                f"{who} slices[{name!r}] = {got}, expected the AUC on the holdout rows of "
+                f"that segment, {expected:.4f}."
+            )
+
+
+def test_reports_are_written_as_json(models, churn_train, churn_holdout, tmp_path):
+    out = tmp_path / "reports"
+    result = run_gate(models["sliced"], models["champion"], churn_train, churn_holdout, out)
+    for name in ("metrics.json", "model_card.json"):
+        assert (out / name).is_file(), (
+            f"run_gate(out_dir={out}) did not write {name}; CI keeps both files as build "
+            "artifacts, so write them every time, passed or not (create out_dir if needed)."
+        )
+    metrics = json.loads((out / "metrics.json").read_text())
+    card = json.loads((out / "model_card.json").read_text())
+
+    assert metrics["evaluated_on"] == "holdout" and metrics["rows"] == len(churn_holdout), (
+        f"metrics.json says evaluated_on={metrics.get('evaluated_on')!r}, "
+        f"rows={metrics.get('rows')}; expected 'holdout' and {len(churn_holdout)}."
+    )
+    assert metrics["passed"] is False and metrics["checks"] == result.checks, (
+        f"metrics.json has passed={metrics.get('passed')}, checks={metrics.get('checks')}; "
+        f"it must match the GateResult (passed=False, checks={result.checks})."
+    )
+    assert metrics["candidate"]["overall"] == pytest.approx(result.candidate["overall"]), (
+        "metrics.json candidate.overall differs from the GateResult."
+    )
+    assert set(metrics["candidate"]["slices"]) == {"consumer", "smb", "enterprise"}, (
+        f"metrics.json candidate.slices has keys {sorted(metrics['candidate']['slices'])}."
+    )
+    assert card["model_name"] == "churn" and card["passed"] is False, (
+        f"model_card.json: model_name={card.get('model_name')!r}, passed={card.get('passed')}."
+    )
+    assert card["failed_slices"] == ["enterprise"] and card["reasons"], (
+        "model_card.json must say why the model was rejected: failed_slices "
+        f"{card.get('failed_slices')}, reasons {card.get('reasons')}."
+    )
+    assert card["training_data"]["rows"] == len(churn_train), (
+        f"model_card.json training_data.rows={card['training_data'].get('rows')}, "
+        f"expected {len(churn_train)}."
+    )
+    assert card["evaluation_data"]["rows"] == len(churn_holdout), (
+        f"model_card.json evaluation_data.rows={card['evaluation_data'].get('rows')}, "
+        f"expected {len(churn_holdout)}."
+    )
+    assert card["thresholds"] == {
+        "metric_floor": 0.70,
+        "max_regression": 0.01,
+        "max_slice_drop": 0.03,
+        "slice_column": "segment",
+    }, f"model_card.json thresholds={card.get('thresholds')}; record the GateConfig used."

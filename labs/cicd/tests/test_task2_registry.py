@@ -1,0 +1,131 @@
+"""Task 2: versions and aliases in a real MLflow registry (cicd_lab/registry.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from conftest import FEATURES, learner
+
+pytestmark = [pytest.mark.task(2), pytest.mark.usefixtures("quiet_mlflow")]
+
+
+def aliases(model_name: str) -> dict[str, str]:
+    """alias → version, read straight from the registry."""
+    from mlflow import MlflowClient
+
+    return {k: str(v) for k, v in MlflowClient().get_registered_model(model_name).aliases.items()}
+
+
+def register(model: Any, model_name: str) -> str:
+    version = learner("registry").register_challenger(model, model_name)
+    assert isinstance(version, str) and version.isdigit(), (
+        f"register_challenger returned {version!r}; return the new version as a string "
+        "such as '1'."
+    )
+    return version
+
+
+def test_register_sets_the_challenger_alias(models, model_name):
+    version = register(models["champion"], model_name)
+    assert aliases(model_name) == {"challenger": version}, (
+        f"After register_challenger the aliases are {aliases(model_name)}; expected "
+        f"{{'challenger': '{version}'}}. The new version waits as challenger until its "
+        "canary has run; nothing else moves."
+    )
+    second = register(models["good"], model_name)
+    assert int(second) == int(version) + 1 and aliases(model_name) == {"challenger": second}, (
+        f"A second registration returned version {second} with aliases {aliases(model_name)}; "
+        f"expected version {int(version) + 1} and the challenger alias moved onto it."
+    )
+
+
+def test_promote_moves_champion_and_keeps_previous(models, model_name):
+    registry = learner("registry")
+    v1 = register(models["champion"], model_name)
+    registry.promote(model_name)
+    assert aliases(model_name) == {"champion": v1}, (
+        f"After the first promote the aliases are {aliases(model_name)}; expected "
+        f"{{'champion': '{v1}'}}: challenger becomes champion, and there is no previous yet."
+    )
+    v2 = register(models["good"], model_name)
+    registry.promote(model_name)
+    assert aliases(model_name) == {"champion": v2, "previous": v1}, (
+        f"After promoting version {v2} the aliases are {aliases(model_name)}; expected "
+        f"champion={v2} and previous={v1}, so that a rollback is a single alias move."
+    )
+
+
+def test_rollback_restores_previous_and_cannot_flip_back(models, model_name):
+    registry = learner("registry")
+    v1 = register(models["champion"], model_name)
+    registry.promote(model_name)
+    register(models["good"], model_name)
+    registry.promote(model_name)
+    registry.rollback(model_name)
+    assert aliases(model_name).get("champion") == v1, (
+        f"After rollback the aliases are {aliases(model_name)}; champion must point at "
+        f"version {v1} again."
+    )
+    with pytest.raises(Exception, match=r"(?i)previous|roll"):
+        registry.rollback(model_name)
+        pytest.fail(
+            f"A second rollback succeeded; aliases are now {aliases(model_name)}. The bad "
+            "version must not come back through a rollback: the second one has nothing to "
+            "roll back to and must raise, saying so."
+        )
+    assert aliases(model_name).get("champion") == v1, (
+        f"After the failed second rollback, champion is {aliases(model_name).get('champion')}."
+    )
+
+
+def test_serving_loads_the_champion_not_the_latest_version(models, churn_holdout, model_name):
+    registry = learner("registry")
+    register(models["champion"], model_name)
+    registry.promote(model_name)
+    register(models["good"], model_name)  # newer, but still only the challenger
+
+    served = registry.load_champion(model_name)
+    X = churn_holdout[FEATURES].head(50)
+    got = np.asarray(served.predict(X))
+    champion = models["champion"].predict(X)
+    latest = models["good"].predict(X)
+    assert not np.array_equal(champion, latest), "test setup: the two models must differ"
+    assert np.array_equal(got, champion), (
+        "load_champion served predictions that do not match the champion's. The newest "
+        "version is only a challenger; serving must load models:/<name>@champion."
+    )
+
+
+def test_aliases_are_used_not_deprecated_stages(models, model_name):
+    from mlflow import MlflowClient
+
+    registry = learner("registry")
+    register(models["champion"], model_name)
+    registry.promote(model_name)
+    register(models["good"], model_name)
+    registry.promote(model_name)
+    registry.rollback(model_name)
+    versions = MlflowClient().search_model_versions(f"name='{model_name}'")
+    stages = {v.version: v.current_stage for v in versions}
+    assert all(stage in (None, "None") for stage in stages.values()), (
+        f"Model version stages are {stages}. Stages (Staging/Production) are deprecated in "
+        "MLflow 3; register, promote and roll back with aliases only."
+    )
+
+
+def test_promote_without_a_challenger_raises(models, model_name):
+    registry = learner("registry")
+    register(models["champion"], model_name)
+    registry.promote(model_name)
+    with pytest.raises(Exception, match=r"(?i)challenger"):
+        registry.promote(model_name)
+        pytest.fail(
+            f"promote() with no challenger returned; aliases are {aliases(model_name)}. "
+            "Nothing passed the gate, so there is nothing to promote: raise, naming the "
+            "missing challenger alias."
+        )
+    assert "champion" in aliases(model_name), (
+        f"A failed promote removed the champion alias: aliases are {aliases(model_name)}."
+    )

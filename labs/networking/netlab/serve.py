@@ -1,0 +1,221 @@
+"""Run a server in its own process. Provided: you do not need to edit this file.
+
+By hand (from the lab folder)::
+
+    python -m netlab.serve rest                 # prints "PORT 41234", then serves
+    python -m netlab.serve grpc --name r1       # the same for gRPC
+
+The process prints ``PORT <n>`` on its first line (it binds port 0, so the OS picks a free
+port), then reads commands on stdin, one per line, and answers each on stdout:
+
+    drain   start draining (readiness fails, requests are still served)  -> "OK drain"
+    stats   how many rows the model has scored so far                    -> "ROWS <n>"
+    stop    shut down (so does closing stdin, or Ctrl+D)                 -> "OK stop"
+
+Tests, the benchmark and you all start servers through ``spawn()``. Why a separate process?
+A client and a server in one Python process share one GIL, and the latency you measure is
+mostly the two fighting over it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+LAB_DIR = Path(__file__).resolve().parent.parent
+
+
+def _command_loop(handlers: dict[str, Callable[[], str]]) -> None:
+    for line in sys.stdin:
+        command = line.strip()
+        if command == "stop":
+            break
+        handler = handlers.get(command)
+        reply = handler() if handler else f"ERR unknown command {command!r}"
+        print(reply, flush=True)
+    print("OK stop", flush=True)
+
+
+def _wait_for_gate(gate: Path) -> None:
+    # Stands in for a slow model download: loading finishes only once the file exists.
+    while not gate.exists():
+        time.sleep(0.01)
+
+
+def _serve_rest(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from netlab import rest_service
+    from netlab.model import LogisticModel, load_model
+
+    def loader() -> LogisticModel:
+        if args.model_gate:
+            _wait_for_gate(Path(args.model_gate))
+        return load_model()
+
+    app = rest_service.create_app(loader)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1024)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    print(f"PORT {sock.getsockname()[1]}", flush=True)
+
+    def drain() -> str:
+        rest_service.start_draining(app)
+        return "OK drain"
+
+    def stats() -> str:
+        model = getattr(app.state, "model", None)
+        return f"ROWS {model.rows_scored if model else 0}"
+
+    _command_loop({"drain": drain, "stats": stats})
+    server.should_exit = True
+    thread.join(timeout=5)
+
+
+def _serve_grpc(args: argparse.Namespace) -> None:
+    from netlab import grpc_service
+    from netlab.model import load_model
+
+    model = load_model(row_delay_s=args.row_delay_ms / 1000)
+    running = grpc_service.serve(
+        model, host="127.0.0.1", port=0, max_workers=args.max_workers, replica=args.name
+    )
+    print(f"PORT {running.port}", flush=True)
+
+    def drain() -> str:
+        running.drain()
+        return "OK drain"
+
+    _command_loop({"drain": drain, "stats": lambda: f"ROWS {model.rows_scored}"})
+    running.stop(grace=1.0)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m netlab.serve", description=__doc__)
+    sub = parser.add_subparsers(dest="kind", required=True)
+    rest = sub.add_parser("rest", help="FastAPI + uvicorn (task 1)")
+    rest.add_argument("--model-gate", help="finish loading the model only once this file exists")
+    grpc_ = sub.add_parser("grpc", help="gRPC (task 2)")
+    grpc_.add_argument("--name", default="", help="replica name, echoed in every response")
+    grpc_.add_argument("--row-delay-ms", type=float, default=0.0, help="pretend-work per row")
+    grpc_.add_argument("--max-workers", type=int, default=8, help="server thread pool size")
+    args = parser.parse_args(argv)
+    if args.kind == "rest":
+        _serve_rest(args)
+    else:
+        _serve_grpc(args)
+
+
+@dataclass
+class ServerProcess:
+    """A server running in a child process: ``port``, plus the stdin commands above."""
+
+    kind: str
+    port: int
+    proc: subprocess.Popen[str]
+    _stderr: IO[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def command(self, command: str) -> str:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        return self.proc.stdout.readline().strip()
+
+    def rows_scored(self) -> int:
+        return int(self.command("stats").split()[1])
+
+    def stderr_tail(self, limit: int = 3000) -> str:
+        self._stderr.seek(0)
+        return self._stderr.read().decode(errors="replace")[-limit:]
+
+    def stop(self) -> None:
+        """Ask the server to stop; kill it if it does not within 5 s."""
+        if self.proc.poll() is None:
+            with contextlib.suppress(BrokenPipeError, OSError):
+                assert self.proc.stdin is not None
+                self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout, self._stderr):
+            if stream is not None:
+                stream.close()
+
+    def kill(self) -> None:
+        """SIGKILL: the replica vanishes mid-run, as when a node dies."""
+        self.proc.kill()
+        self.proc.wait()
+
+
+def start(kind: str, *args: str, env: dict[str, str] | None = None) -> ServerProcess:
+    """Start ``python -m netlab.serve <kind> <args>`` and return once it has printed its port.
+
+    The port being printed means it is bound, not that it is ready: poll a health endpoint.
+    """
+    child_env = {**os.environ, **(env or {})}
+    child_env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(LAB_DIR), child_env.get("PYTHONPATH", "")) if p
+    )
+    stderr = tempfile.TemporaryFile()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "netlab.serve", kind, *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+        cwd=LAB_DIR,
+        env=child_env,
+    )
+    assert proc.stdout is not None
+    first = proc.stdout.readline().strip()  # blocks until the port is printed or the child dies
+    server = ServerProcess(kind, 0, proc, stderr)
+    if not first.startswith("PORT "):
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5)
+        tail = server.stderr_tail()
+        server.stop()
+        raise RuntimeError(
+            f"`python -m netlab.serve {kind}` did not start (it printed {first!r}).\n"
+            f"Its stderr ends with:\n{tail}"
+        )
+    server.port = int(first.split()[1])
+    return server
+
+
+@contextlib.contextmanager
+def spawn(kind: str, *args: str, env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
+    """``with spawn("grpc", "--name", "r1") as srv: ...`` and the server is stopped after."""
+    server = start(kind, *args, env=env)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

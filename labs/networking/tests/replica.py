@@ -1,0 +1,59 @@
+"""A stand-in model replica for the task-4 tests (independent of your task-2 server).
+
+    python tests/replica.py NAME     prints "PORT <n>", then obeys stdin commands:
+    unhealthy | healthy              flip grpc.health.v1 to NOT_SERVING / SERVING -> "OK"
+
+It keeps answering Predict whatever its health says, like a real server that is draining:
+only the health status tells a balancer to stop sending it traffic.
+"""
+
+from __future__ import annotations
+
+import sys
+from concurrent import futures
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from netlab import protos
+
+SERVICE_NAME = "netlab.v1.ModelService"
+
+
+def main() -> None:
+    name = sys.argv[1]
+    pb2, pb2_grpc = protos.load()
+
+    class Servicer:
+        def Predict(self, request, context):
+            return pb2.PredictResponse(scores=[0.5] * len(request.rows), replica=name)
+
+        def PredictStream(self, request_iterator, context):
+            for request in request_iterator:
+                yield self.Predict(request, context)
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    pb2_grpc.add_ModelServiceServicer_to_server(Servicer(), server)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+
+    def set_all(status: int) -> None:
+        for service in ("", SERVICE_NAME):
+            health_servicer.set(service, status)
+
+    set_all(health_pb2.HealthCheckResponse.SERVING)
+    print(f"PORT {port}", flush=True)
+    for line in sys.stdin:
+        command = line.strip()
+        if command == "unhealthy":
+            set_all(health_pb2.HealthCheckResponse.NOT_SERVING)
+        elif command == "healthy":
+            set_all(health_pb2.HealthCheckResponse.SERVING)
+        print("OK", flush=True)
+    server.stop(0).wait()
+
+
+if __name__ == "__main__":
+    main()

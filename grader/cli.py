@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,7 +16,7 @@ from grader.errors import GraderError, ManifestError
 from grader.hints import next_hints
 from grader.lab import find_lab, labs_dir, list_labs, load_lab, repo_root
 from grader.runners import select_runner
-from grader.runners.base import RUNNER_NAMES
+from grader.runners.base import RUNNER_NAMES, docker_problem
 
 __all__ = ["main"]
 
@@ -46,6 +47,11 @@ def _parser() -> argparse.ArgumentParser:
     hint.add_argument("slug")
     hint.add_argument("task", nargs="?", help="the task number (default: every task)")
 
+    image = verbs.add_parser("image", help="build the lab images now (they are cached)")
+    image.add_argument("slugs", nargs="*", metavar="SLUG", help="labs (default all)")
+    image.add_argument("--compose", action="store_true",
+                       help="build one image with every lab's packages for docker-compose")
+
     check = verbs.add_parser("check", help="every task fails on its starter, passes solved")
     check.add_argument("slugs", nargs="*", metavar="SLUG", help="labs to check (default all)")
     _runner_option(check)
@@ -53,7 +59,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _runner_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--runner", choices=RUNNER_NAMES, default="auto",
+    parser.add_argument("--runner", choices=RUNNER_NAMES,
+                        default=os.environ.get("MLSKILLS_RUNNER", "auto"),
                         help="docker (sandboxed), local (no isolation), or auto (default)")
 
 
@@ -64,7 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = Console(highlight=False)
     err = Console(stderr=True, highlight=False)
     try:
-        handler = {"list": _list, "grade": _grade, "hint": _hint, "check": _check}[args.verb]
+        handler = {"list": _list, "grade": _grade, "hint": _hint, "check": _check,
+                   "image": _image}[args.verb]
         return handler(args, out)
     except GraderError as exc:
         err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
@@ -121,6 +129,17 @@ def _hint(args: argparse.Namespace, out: Console) -> int:
         out.print(f"  hint {number}/{len(task.hint_levels)}: {text}")
     if len(levels) < len(task.hint_levels):
         out.print("  Run the same command again for a more specific hint.", style="dim")
+    return 0
+
+
+def _image(args: argparse.Namespace, out: Console) -> int:
+    labs = [find_lab(slug) for slug in args.slugs] or [load_lab(p) for p in list_labs()]
+    if problem := docker_problem():
+        raise GraderError(f"{problem} Start Docker to build lab images.")
+    from grader.runners.docker import build_images
+
+    for tag in build_images(labs, compose=args.compose):
+        out.print(f"image ready: {tag}")
     return 0
 
 

@@ -10,7 +10,8 @@ from grader.errors import RunnerUnavailable
 from grader.lab import Lab
 from grader.workspace import Workspace
 
-__all__ = ["OutputCapture", "RunOutcome", "RunRequest", "Runner", "select_runner"]
+__all__ = ["OutputCapture", "RunOutcome", "RunRequest", "Runner", "docker_problem",
+           "select_runner"]
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,15 @@ class OutputCapture:
         return head + note + self._tail.decode("utf-8", "replace")
 
 
+def docker_problem() -> str | None:
+    """``None`` when Docker can be used, otherwise a sentence saying why not."""
+    try:
+        from grader.runners.docker import engine_problem
+    except ImportError:  # the Docker SDK is not installed (as inside the compose image)
+        return "The Docker SDK for Python is not installed."
+    return engine_problem()
+
+
 def select_runner(name: str) -> Runner:
     """The runner called ``name``; ``auto`` falls back to local with a notice."""
     from grader.runners.local import LocalRunner
@@ -79,10 +89,10 @@ def select_runner(name: str) -> Runner:
         raise RunnerUnavailable(f"Unknown runner '{name}'; use one of {', '.join(RUNNER_NAMES)}.")
     if name == "local":
         return LocalRunner()
-    from grader.runners.docker import DockerRunner, engine_problem
-
-    problem = engine_problem()
+    problem = docker_problem()
     if problem is None:
+        from grader.runners.docker import DockerRunner
+
         return DockerRunner()
     if name == "docker":
         raise RunnerUnavailable(

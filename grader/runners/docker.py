@@ -36,11 +36,13 @@ from grader.runners.base import OutputCapture, RunOutcome, RunRequest
 from grader.runners.local import sandbox_env
 from grader.workspace import pytest_command
 
-__all__ = ["DockerRunner", "engine_problem", "ensure_image", "ensure_lab_image"]
+__all__ = ["COMPOSE_IMAGE", "DockerRunner", "build_images", "engine_problem", "ensure_image",
+           "ensure_lab_image"]
 
 log = logging.getLogger(__name__)
 
 JOB_LABEL = "mlskills.job"
+COMPOSE_IMAGE = "mlskills-grader"  # every lab's packages, for docker-compose.yml
 RESULTS_LIMIT = 16 * 1024 * 1024
 
 
@@ -136,6 +138,18 @@ def ensure_image(client: docker.DockerClient, name: str, python: tuple[str, ...]
 
 def ensure_lab_image(client: docker.DockerClient, lab: Lab) -> str:
     return ensure_image(client, f"mlskills-lab-{lab.slug}", lab.image.python)
+
+
+def build_images(labs: list[Lab], *, compose: bool = False) -> list[str]:
+    """Build (or reuse) the images of ``labs``; with ``compose``, one image for them all."""
+    client = _client()
+    try:
+        if compose:
+            union = tuple(sorted({pkg for lab in labs for pkg in lab.image.python}))
+            return [ensure_image(client, COMPOSE_IMAGE, union)]
+        return [ensure_lab_image(client, lab) for lab in labs]
+    finally:
+        client.close()
 
 
 def _tar_of(folder: Path) -> bytes:

@@ -77,6 +77,7 @@ class LocalRunner:
             _kill_group(proc)  # also reaps servers the suite left running
             proc.wait()
             reader.join(timeout=5)
+            proc.stdout.close()
         try:
             results = results_path.read_text(encoding="utf-8")
         except FileNotFoundError:

@@ -1,0 +1,50 @@
+# ML Engineering Skills Lab. Start with:  make grade lab=networking
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+lab    ?= networking
+ARGS   ?=
+
+.PHONY: help setup grade hint check test lint image bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+setup: $(STAMP) ## create .venv with the grader and every lab's packages (idempotent)
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[labs,dev]'
+	@touch $(STAMP)
+
+grade: setup ## grade your working copy of a lab:  make grade lab=networking
+	$(BIN)/python -m grader grade $(lab) $(ARGS)
+
+hint: setup ## a hint; ask again for a bigger one:  make hint lab=networking task=1
+	$(BIN)/python -m grader hint $(lab) $(task)
+
+check: setup ## every task fails on its starter and passes on its solution
+	$(BIN)/python -m grader check $(ARGS)
+
+lint: setup ## ruff and mypy (strict on grader/)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check grader tests
+	$(BIN)/mypy
+
+test: lint ## the project's own tests (Docker tests skip without an engine unless REQUIRE_DOCKER=1)
+	$(BIN)/python -m pytest $(ARGS)
+
+image: setup ## build a lab's image now (it is cached by a hash of its inputs)
+	$(BIN)/python -m grader image $(lab)
+
+bench: setup ## benchmarks: make bench, or make bench lab=networking
+	$(BIN)/python bench/run.py $(if $(filter command line,$(origin lab)),$(lab))
+
+clean: ## remove caches, build files and grader state (keeps .venv and images)
+	rm -rf .cache .mlskills bench/out bench/results.json build *.egg-info
+	find . -name __pycache__ -not -path './.venv/*' -prune -exec rm -rf {} +

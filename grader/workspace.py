@@ -156,6 +156,9 @@ def pytest_command(python: str, workspace_root: str) -> list[str]:
         python, "-m", "pytest", "-p", PLUGIN_MODULE,
         "-c", f"{workspace_root}/.grader/pytest.ini",
         "--rootdir", f"{workspace_root}/lab", "-q", "-rN",
+        # Learner output streams to the runner, which keeps its head and tail; captured,
+        # it would pile up in memory or in the tmpfs. capsys and caplog still work.
+        "-s",
     ]
 
 

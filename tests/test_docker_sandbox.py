@@ -1,0 +1,167 @@
+"""The docker runner's sandbox, proven against a real engine.
+
+Each test writes a one-task lab whose test is the probe, grades it in a container, and
+reads the verdict from the report. Every test also checks no container is left behind.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grader import api
+from grader.results import GradeReport, Status
+
+pytestmark = pytest.mark.docker
+
+MANIFEST = """\
+format_version = 1
+slug = "{slug}"
+title = "Sandbox probe"
+blurb = "Probes the container it runs in."
+
+[submission]
+files = ["probe/*.py"]
+
+[limits]
+time_limit_s = {time_limit}
+memory_mb = {memory}
+cpus = 1
+pids = 64
+
+[[tasks]]
+id = 1
+title = "Probe"
+points = 1
+hint = "None: this lab probes the sandbox."
+"""
+
+
+def grade_probe(tmp_path: Path, runner: Any, test_body: str, *, time_limit: int = 60,
+                memory: int = 256, slug: str = "probe") -> GradeReport:
+    lab = tmp_path / "labs" / slug
+    (lab / "tests").mkdir(parents=True)
+    (lab / "probe").mkdir()
+    (lab / "probe" / "__init__.py").write_text("")
+    (lab / "lab.toml").write_text(MANIFEST.format(slug=slug, time_limit=time_limit,
+                                                  memory=memory))
+    (lab / "tests" / "test_probe.py").write_text(
+        "import pytest\n\n\n@pytest.mark.task(1)\ndef test_probe():\n"
+        + textwrap.indent(textwrap.dedent(test_body), "    ")
+    )
+    report = api.grade(slug=slug, runner=runner, labs_root=tmp_path / "labs")
+    assert_no_container_left(slug)
+    return report
+
+
+def assert_no_container_left(slug: str) -> None:
+    import docker
+
+    client = docker.from_env()
+    try:
+        left = client.containers.list(all=True, filters={"label": f"mlskills.lab={slug}"})
+        assert not left, f"containers left behind: {[c.name for c in left]}"
+    finally:
+        client.close()
+
+
+def passed(report: GradeReport) -> bool:
+    return report.status is Status.PASS
+
+
+def test_runs_as_non_root_with_hostname_localhost(tmp_path: Path, docker_runner: Any) -> None:
+    report = grade_probe(tmp_path, docker_runner, """
+        import os, socket
+        assert os.getuid() != 0, "running as root"
+        assert socket.gethostname() == "localhost", socket.gethostname()
+    """)
+    assert passed(report), report.tasks[0].first_failure
+
+
+def test_network_is_loopback_only(tmp_path: Path, docker_runner: Any) -> None:
+    report = grade_probe(tmp_path, docker_runner, """
+        import os, socket
+        assert sorted(os.listdir("/sys/class/net")) == ["lo"], os.listdir("/sys/class/net")
+        for host, port in [("1.1.1.1", 53), ("172.17.0.1", 2375), ("10.0.0.1", 80)]:
+            with pytest.raises(OSError):
+                socket.create_connection((host, port), timeout=2)
+        server = socket.create_server(("127.0.0.1", 0))
+        socket.create_connection(server.getsockname(), timeout=2).close()
+        server.close()
+    """)
+    assert passed(report), report.tasks[0].first_failure
+
+
+def test_root_and_lab_are_read_only_and_tmp_is_writable(tmp_path: Path,
+                                                        docker_runner: Any) -> None:
+    report = grade_probe(tmp_path, docker_runner, """
+        import os, pathlib
+        for target in ["/etc/evil", "/usr/evil", "/workspace/lab/tests/test_probe.py",
+                       "/workspace/.grader/mlskills_grader_plugin.py"]:
+            with pytest.raises(OSError):
+                open(target, "w").write("x")
+        pathlib.Path("/tmp/ok").write_text("fine")
+        with pytest.raises(OSError):
+            os.listdir("/results")  # the results file's name cannot be listed
+        assert "MLSKILLS_RESULTS" not in os.environ
+        assert not os.path.exists("/var/run/docker.sock")
+    """)
+    assert passed(report), report.tasks[0].first_failure
+
+
+def test_memory_bomb_ends_as_error_with_a_plain_sentence(tmp_path: Path,
+                                                         docker_runner: Any) -> None:
+    report = grade_probe(tmp_path, docker_runner, """
+        hog = []
+        while True:
+            hog.append(bytearray(16 * 1024 * 1024))
+    """, memory=128)
+    assert report.status is Status.ERROR
+    assert "ran out of memory" in report.message and "128 MB" in report.message
+    assert report.exit_code == 2
+
+
+def test_endless_loop_is_killed_at_the_time_limit(tmp_path: Path, docker_runner: Any) -> None:
+    report = grade_probe(tmp_path, docker_runner, """
+        while True:
+            pass
+    """, time_limit=5)
+    assert report.status is Status.TIMEOUT
+    assert report.duration_s < 30
+
+
+def test_fork_bomb_is_contained_by_the_pids_limit(tmp_path: Path, docker_runner: Any) -> None:
+    report = grade_probe(tmp_path, docker_runner, """
+        import os, time
+        children = 0
+        try:
+            while True:
+                if os.fork() == 0:
+                    time.sleep(60)
+                    os._exit(0)
+                children += 1
+        except OSError:
+            pass
+        assert children < 64, children
+        raise AssertionError(f"forked {children} children before the pids limit stopped it")
+    """, time_limit=20)
+    assert report.status in (Status.FAIL, Status.TIMEOUT)
+    assert "pids limit" in report.tasks[0].first_failure or report.status is Status.TIMEOUT
+
+
+def test_flood_of_output_is_capped_with_head_and_tail(tmp_path: Path,
+                                                      docker_runner: Any) -> None:
+    report = grade_probe(tmp_path, docker_runner, """
+        line = "x" * 1023
+        print("FIRST-LINE")
+        for _ in range(110 * 1024):  # 110 MB
+            print(line)
+        print("LAST-LINE")
+    """, time_limit=120)
+    assert passed(report), report.message
+    assert len(report.output) < 200_000
+    assert "FIRST-LINE" in report.output and "bytes of output cut" in report.output
+    assert "LAST-LINE" in report.output

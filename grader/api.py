@@ -20,20 +20,26 @@ __all__ = ["CheckResult", "check_lab", "grade", "grade_lab"]
 log = logging.getLogger(__name__)
 
 
-def grade(*, slug: str, submission: Path | None = None, runner: str | Runner = "auto",
-          hidden_tests: Path | None = None, labs_root: Path | None = None) -> GradeReport:
+def grade(
+    *,
+    slug: str,
+    submission: Path | None = None,
+    runner: str | Runner = "auto",
+    hidden_tests: Path | None = None,
+    labs_root: Path | None = None,
+) -> GradeReport:
     """Grade one submission of the lab ``slug``; bad input raises :class:`GraderError`."""
     lab = find_lab(slug, labs_root)
     chosen = select_runner(runner) if isinstance(runner, str) else runner
     return grade_lab(lab, submission=submission, runner=chosen, hidden_tests=hidden_tests)
 
 
-def grade_lab(lab: Lab, *, submission: Path | None, runner: Runner,
-              hidden_tests: Path | None = None) -> GradeReport:
+def grade_lab(
+    lab: Lab, *, submission: Path | None, runner: Runner, hidden_tests: Path | None = None
+) -> GradeReport:
     tree = resolve_submission(lab, submission)
     with tempfile.TemporaryDirectory(prefix=f"mlskills-{lab.slug}-") as tmp:
-        workspace = build_workspace(lab, tree, Path(tmp) / "workspace",
-                                    hidden_tests=hidden_tests)
+        workspace = build_workspace(lab, tree, Path(tmp) / "workspace", hidden_tests=hidden_tests)
         started = time.monotonic()
         try:
             outcome = runner.run(RunRequest(lab=lab, workspace=workspace))
@@ -42,7 +48,10 @@ def grade_lab(lab: Lab, *, submission: Path | None, runner: Runner,
         except Exception as exc:  # a crash in grading becomes a result, never a traceback
             log.debug("runner crashed", exc_info=True)
             outcome = RunOutcome(
-                runner=runner.name, exit_code=None, results=None, output="",
+                runner=runner.name,
+                exit_code=None,
+                results=None,
+                output="",
                 duration_s=time.monotonic() - started,
                 error=f"The {runner.name} runner failed: {exc}",
             )
@@ -80,13 +89,12 @@ def check_lab(lab: Lab, *, runner: Runner, solutions_root: Path | None = None) -
     else:
         solution = grade_lab(lab, submission=solution_dir, runner=runner)
         if solution.status in (Status.ERROR, Status.TIMEOUT):
-            problems.append(f"solution could not be graded ({solution.status}): "
-                            f"{solution.message}")
+            problems.append(f"solution could not be graded ({solution.status}): {solution.message}")
         for task in solution.tasks:
             if task.status is not Status.PASS:
-                problems.append(f"task {task.id} ({task.title}) fails on the solution: "
-                                f"{task.first_failure}")
+                problems.append(
+                    f"task {task.id} ({task.title}) fails on the solution: {task.first_failure}"
+                )
         for test in solution.unscored:
             problems.append(f"{test.name} has no @pytest.mark.task(N) naming a task of lab.toml")
-    return CheckResult(slug=lab.slug, starter=starter, solution=solution,
-                       problems=tuple(problems))
+    return CheckResult(slug=lab.slug, starter=starter, solution=solution, problems=tuple(problems))

@@ -25,7 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m grader",
         description="Grade the ML Engineering Skills Lab labs. Exit codes: 0 every task "
-                    "passed, 1 some task failed, 2 could not grade.",
+        "passed, 1 some task failed, 2 could not grade.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
@@ -34,11 +34,16 @@ def _parser() -> argparse.ArgumentParser:
 
     grade = verbs.add_parser("grade", help="grade a lab (your working copy by default)")
     grade.add_argument("slug", help="the lab, e.g. networking")
-    grade.add_argument("--submission", type=Path, metavar="DIR",
-                       help="a folder laid out like labs/<slug>/, or a clone containing it")
+    grade.add_argument(
+        "--submission",
+        type=Path,
+        metavar="DIR",
+        help="a folder laid out like labs/<slug>/, or a clone containing it",
+    )
     _runner_option(grade)
-    grade.add_argument("--hidden-tests", type=Path, metavar="DIR",
-                       help="instructor-only tests added to the suite")
+    grade.add_argument(
+        "--hidden-tests", type=Path, metavar="DIR", help="instructor-only tests added to the suite"
+    )
     for fmt in ("json", "junit", "gradescope", "markdown"):
         grade.add_argument(f"--{fmt}", type=Path, metavar="PATH", help=f"write a {fmt} report")
     grade.add_argument("--show-output", action="store_true", help="print pytest's output")
@@ -49,8 +54,11 @@ def _parser() -> argparse.ArgumentParser:
 
     image = verbs.add_parser("image", help="build the lab images now (they are cached)")
     image.add_argument("slugs", nargs="*", metavar="SLUG", help="labs (default all)")
-    image.add_argument("--compose", action="store_true",
-                       help="build one image with every lab's packages for docker-compose")
+    image.add_argument(
+        "--compose",
+        action="store_true",
+        help="build one image with every lab's packages for docker-compose",
+    )
 
     check = verbs.add_parser("check", help="every task fails on its starter, passes solved")
     check.add_argument("slugs", nargs="*", metavar="SLUG", help="labs to check (default all)")
@@ -59,20 +67,26 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _runner_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--runner", choices=RUNNER_NAMES,
-                        default=os.environ.get("MLSKILLS_RUNNER", "auto"),
-                        help="docker (sandboxed), local (no isolation), or auto (default)")
+    parser.add_argument(
+        "--runner",
+        choices=RUNNER_NAMES,
+        default=os.environ.get("MLSKILLS_RUNNER", "auto"),
+        help="docker (sandboxed), local (no isolation), or auto (default)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     out = Console(highlight=False)
     err = Console(stderr=True, highlight=False)
     try:
-        handler = {"list": _list, "grade": _grade, "hint": _hint, "check": _check,
-                   "image": _image}[args.verb]
+        handler = {"list": _list, "grade": _grade, "hint": _hint, "check": _check, "image": _image}[
+            args.verb
+        ]
         return handler(args, out)
     except GraderError as exc:
         err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
@@ -103,11 +117,20 @@ def _list(args: argparse.Namespace, out: Console) -> int:
 
 
 def _grade(args: argparse.Namespace, out: Console) -> int:
-    result = api.grade(slug=args.slug, submission=args.submission, runner=args.runner,
-                       hidden_tests=args.hidden_tests)
+    result = api.grade(
+        slug=args.slug,
+        submission=args.submission,
+        runner=args.runner,
+        hidden_tests=args.hidden_tests,
+    )
     report.print_report(result, out, show_output=args.show_output)
-    report.write_reports(result, json_path=args.json, junit_path=args.junit,
-                         gradescope_path=args.gradescope, markdown_path=args.markdown)
+    report.write_reports(
+        result,
+        json_path=args.json,
+        junit_path=args.junit,
+        gradescope_path=args.gradescope,
+        markdown_path=args.markdown,
+    )
     return result.exit_code
 
 
@@ -116,13 +139,16 @@ def _hint(args: argparse.Namespace, out: Console) -> int:
     if args.task is None:
         for task in lab.tasks:
             out.print(f"[bold]{task.id}. {task.title}[/]: {task.hint}")
-        out.print("Ask for one task (e.g. 'hint {} 1') to get more detail each time."
-                  .format(lab.slug), style="dim")
+        out.print(
+            f"Ask for one task (e.g. 'hint {lab.slug} 1') to get more detail each time.",
+            style="dim",
+        )
         return 0
-    task = lab.task(args.task)
-    if task is None:
+    chosen = lab.task(args.task)
+    if chosen is None:
         ids = ", ".join(t.id for t in lab.tasks)
         raise GraderError(f"Lab '{lab.slug}' has no task '{args.task}'; its tasks are {ids}.")
+    task = chosen
     levels = next_hints(lab, task, repo_root())
     out.print(f"[bold]{task.id}. {task.title}[/]")
     for number, text in enumerate(levels, start=1):
@@ -154,8 +180,10 @@ def _check(args: argparse.Namespace, out: Console) -> int:
         if solved is not None:
             timing += f", solution {solved.duration_s:.1f} s"
         if result.ok:
-            out.print(f"[green]✔[/] {lab.slug}: {len(lab.tasks)} tasks fail on the starter "
-                      f"and pass on the solution ({runner.name} runner; {timing})")
+            out.print(
+                f"[green]✔[/] {lab.slug}: {len(lab.tasks)} tasks fail on the starter "
+                f"and pass on the solution ({runner.name} runner; {timing})"
+            )
             continue
         failed += 1
         out.print(f"[red]✘[/] {lab.slug} ({runner.name} runner; {timing})")

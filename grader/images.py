@@ -85,8 +85,9 @@ def _digest(*parts: str) -> str:
 
 def base_tag(source: str) -> str:
     """``source`` is 'debootstrap' or 'registry'."""
-    recipe = f"{BASE_SUITE} {BASE_PACKAGES}" if source == "debootstrap" \
-        else REGISTRY_BASE_DOCKERFILE
+    recipe = (
+        f"{BASE_SUITE} {BASE_PACKAGES}" if source == "debootstrap" else REGISTRY_BASE_DOCKERFILE
+    )
     return f"mlskills-base:{source}-{_digest(recipe)}"
 
 
@@ -107,8 +108,7 @@ def _constraints() -> str:
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ImageBuildError(f"{path} is missing; it pins the versions in lab images.") \
-            from None
+        raise ImageBuildError(f"{path} is missing; it pins the versions in lab images.") from None
 
 
 def plan_for(python: tuple[str, ...], base_id: str) -> ImagePlan:
@@ -130,9 +130,22 @@ def _wheelhouse(plan: ImagePlan) -> Path:
     constraints = folder / "constraints.txt"
     constraints.write_text(_constraints(), encoding="utf-8")
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(folder),
-         "-r", str(requirements), "-c", str(constraints)],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--wheel-dir",
+            str(folder),
+            "-r",
+            str(requirements),
+            "-c",
+            str(constraints),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if proc.returncode != 0:
         raise ImageBuildError(
@@ -168,14 +181,24 @@ def debootstrap(rootfs: Path) -> None:
             "cannot be built. Install it (apt-get install debootstrap) or use --runner local."
         )
     if os.geteuid() != 0:
-        raise ImageBuildError("Building the base image with debootstrap needs root; run "
-                              "'sudo make image lab=<slug>' once, or use --runner local.")
+        raise ImageBuildError(
+            "Building the base image with debootstrap needs root; run "
+            "'sudo make image lab=<slug>' once, or use --runner local."
+        )
     shutil.rmtree(rootfs, ignore_errors=True)
     rootfs.parent.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run(
-        ["debootstrap", "--variant=minbase", f"--include={BASE_PACKAGES}", BASE_SUITE,
-         str(rootfs), os.environ.get("MLSKILLS_DEBIAN_MIRROR", "http://deb.debian.org/debian")],
-        capture_output=True, text=True, check=False,
+        [
+            "debootstrap",
+            "--variant=minbase",
+            f"--include={BASE_PACKAGES}",
+            BASE_SUITE,
+            str(rootfs),
+            os.environ.get("MLSKILLS_DEBIAN_MIRROR", "http://deb.debian.org/debian"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if proc.returncode != 0:
         shutil.rmtree(rootfs, ignore_errors=True)

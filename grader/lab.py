@@ -169,8 +169,17 @@ def load_lab(root: Path) -> Lab:
         raise ManifestError(f"{path}: the file is not valid TOML ({exc}).") from None
 
     top = _Table(raw, path, "")
-    top.only("format_version", "slug", "title", "blurb", "submission", "limits", "sandbox",
-             "image", "tasks")
+    top.only(
+        "format_version",
+        "slug",
+        "title",
+        "blurb",
+        "submission",
+        "limits",
+        "sandbox",
+        "image",
+        "tasks",
+    )
     version = top.integer("format_version", minimum=1)
     if version != FORMAT_VERSION:
         raise top.fail("format_version", f"this grader reads format_version = {FORMAT_VERSION}")

@@ -116,13 +116,16 @@ def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str])
 def pytest_collectreport(report: pytest.CollectReport) -> None:
     config = _CONFIG.get("config")
     if config is not None and report.failed:
-        _write(config, {"kind": "collect_error", "nodeid": report.nodeid,
-                        "message": _message(report)})
+        _write(
+            config, {"kind": "collect_error", "nodeid": report.nodeid, "message": _message(report)}
+        )
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    _write(session.config, {"kind": "session", "exitstatus": int(exitstatus),
-                            "collected": session.testscollected})
+    _write(
+        session.config,
+        {"kind": "session", "exitstatus": int(exitstatus), "collected": session.testscollected},
+    )
     handle = session.config.stash.get(_results, None)
     if handle is not None:
         handle.close()

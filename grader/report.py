@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,18 @@ from grader.results import GradeReport, Status, as_number
 
 __all__ = ["print_report", "to_gradescope", "to_junit", "to_markdown", "write_reports"]
 
-_STYLE = {Status.PASS: "green", Status.FAIL: "red", Status.ERROR: "magenta",
-          Status.TIMEOUT: "yellow"}
-_MARK = {Status.PASS: "✔ pass", Status.FAIL: "✘ fail", Status.ERROR: "! error",
-         Status.TIMEOUT: "⏱ timeout"}
+_STYLE = {
+    Status.PASS: "green",
+    Status.FAIL: "red",
+    Status.ERROR: "magenta",
+    Status.TIMEOUT: "yellow",
+}
+_MARK = {
+    Status.PASS: "✔ pass",
+    Status.FAIL: "✘ fail",
+    Status.ERROR: "! error",
+    Status.TIMEOUT: "⏱ timeout",
+}
 
 
 def _first_line(text: str, limit: int = 160) -> str:
@@ -26,8 +35,9 @@ def _first_line(text: str, limit: int = 160) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-def print_report(report: GradeReport, console: Console, *, title: str = "",
-                 show_output: bool = False) -> None:
+def print_report(
+    report: GradeReport, console: Console, *, title: str = "", show_output: bool = False
+) -> None:
     table = Table(title=title or f"{report.lab}", title_justify="left", expand=False)
     table.add_column("#", justify="right")
     table.add_column("task")
@@ -39,8 +49,13 @@ def print_report(report: GradeReport, console: Console, *, title: str = "",
         if task.status is not Status.PASS:
             detail.append(_first_line(task.first_failure) + "\n", style="red")
             detail.append("hint: " + task.hint, style="dim")
-        table.add_row(task.id, task.title, f"{as_number(task.score)}/{task.max_score}",
-                      Text(_MARK[task.status], style=_STYLE[task.status]), detail)
+        table.add_row(
+            task.id,
+            task.title,
+            f"{as_number(task.score)}/{task.max_score}",
+            Text(_MARK[task.status], style=_STYLE[task.status]),
+            detail,
+        )
     console.print(table)
     for notice in report.notices:
         console.print(f"note: {notice}", style="dim")
@@ -49,9 +64,12 @@ def print_report(report: GradeReport, console: Console, *, title: str = "",
     if show_output or (report.status is Status.ERROR and report.output):
         console.print(report.output[-4000:], markup=False, highlight=False, style="dim")
     console.print(
-        Text.assemble(("score ", "bold"), f"{as_number(report.score)}/{report.max_score}  ",
-                      (_MARK[report.status], _STYLE[report.status]),
-                      f"  ({report.runner} runner, {report.duration_s:.1f} s)")
+        Text.assemble(
+            ("score ", "bold"),
+            f"{as_number(report.score)}/{report.max_score}  ",
+            (_MARK[report.status], _STYLE[report.status]),
+            f"  ({report.runner} runner, {report.duration_s:.1f} s)",
+        )
     )
 
 
@@ -61,17 +79,24 @@ def to_junit(report: GradeReport) -> str:
     for task in report.tasks:
         for test in task.tests:
             count += 1
-            case = ET.SubElement(suite, "testcase", classname=f"{report.lab}.task{task.id}",
-                                 name=test.name, time=f"{test.duration_s:.3f}")
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                classname=f"{report.lab}.task{task.id}",
+                name=test.name,
+                time=f"{test.duration_s:.3f}",
+            )
             if test.status is not Status.PASS:
                 failures += 1
-                ET.SubElement(case, "failure", message=_first_line(test.message)).text = \
-                    test.message
+                ET.SubElement(
+                    case, "failure", message=_first_line(test.message)
+                ).text = test.message
         if not task.tests and task.status is not Status.PASS:
             count += 1
             failures += 1
-            case = ET.SubElement(suite, "testcase", classname=f"{report.lab}.task{task.id}",
-                                 name=task.title)
+            case = ET.SubElement(
+                suite, "testcase", classname=f"{report.lab}.task{task.id}", name=task.title
+            )
             ET.SubElement(case, "error", message=_first_line(task.message)).text = task.message
     suite.set("tests", str(count))
     suite.set("failures", str(failures))
@@ -82,26 +107,32 @@ def to_gradescope(report: GradeReport) -> dict[str, Any]:
     """Gradescope's autograder ``results.json``: one entry per task, hidden tests marked."""
     tests: list[dict[str, Any]] = []
     for task in report.tasks:
-        tests.append({
-            "name": f"{task.id}. {task.title}",
-            "number": task.id,
-            "score": as_number(task.score),
-            "max_score": task.max_score,
-            "status": "passed" if task.status is Status.PASS else "failed",
-            "output": "" if task.status is Status.PASS
-            else f"{task.first_failure}\n\nHint: {task.hint}",
-            "visibility": "visible",
-        })
+        tests.append(
+            {
+                "name": f"{task.id}. {task.title}",
+                "number": task.id,
+                "score": as_number(task.score),
+                "max_score": task.max_score,
+                "status": "passed" if task.status is Status.PASS else "failed",
+                "output": ""
+                if task.status is Status.PASS
+                else f"{task.first_failure}\n\nHint: {task.hint}",
+                "visibility": "visible",
+            }
+        )
         hidden = [t for t in task.tests if t.hidden]
         if hidden:
-            tests.append({
-                "name": f"{task.id}. {task.title} (hidden tests)",
-                "status": "passed" if all(t.status is Status.PASS for t in hidden)
-                else "failed",
-                "output": f"{sum(t.status is Status.PASS for t in hidden)}/{len(hidden)} "
-                          "hidden tests passed",
-                "visibility": "after_published",
-            })
+            tests.append(
+                {
+                    "name": f"{task.id}. {task.title} (hidden tests)",
+                    "status": "passed"
+                    if all(t.status is Status.PASS for t in hidden)
+                    else "failed",
+                    "output": f"{sum(t.status is Status.PASS for t in hidden)}/{len(hidden)} "
+                    "hidden tests passed",
+                    "visibility": "after_published",
+                }
+            )
     result: dict[str, Any] = {
         "score": as_number(report.score),
         "execution_time": round(report.duration_s, 2),
@@ -124,18 +155,25 @@ def to_markdown(report: GradeReport) -> str:
     ]
     for task in report.tasks:
         why = _first_line(task.first_failure).replace("|", "\\|")
-        lines.append(f"| {task.id} | {task.title} | {as_number(task.score)}/{task.max_score} "
-                     f"| {icon[task.status]} {task.status} | {why} |")
+        lines.append(
+            f"| {task.id} | {task.title} | {as_number(task.score)}/{task.max_score} "
+            f"| {icon[task.status]} {task.status} | {why} |"
+        )
     if report.message:
         lines += ["", report.message]
     lines += ["", f"_{report.runner} runner, {report.duration_s:.1f} s_", ""]
     return "\n".join(lines)
 
 
-def write_reports(report: GradeReport, *, json_path: Path | None = None,
-                  junit_path: Path | None = None, gradescope_path: Path | None = None,
-                  markdown_path: Path | None = None) -> None:
-    outputs = [
+def write_reports(
+    report: GradeReport,
+    *,
+    json_path: Path | None = None,
+    junit_path: Path | None = None,
+    gradescope_path: Path | None = None,
+    markdown_path: Path | None = None,
+) -> None:
+    outputs: list[tuple[Path | None, Callable[[], str]]] = [
         (json_path, lambda: json.dumps(report.as_json(), indent=2) + "\n"),
         (junit_path, lambda: to_junit(report) + "\n"),
         (gradescope_path, lambda: json.dumps(to_gradescope(report), indent=2) + "\n"),

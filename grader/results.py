@@ -22,6 +22,8 @@ def as_number(value: float) -> int | float:
 
 @dataclass(frozen=True)
 class TestResult:
+    __test__ = False  # not a pytest test class, despite the name
+
     name: str
     status: Status
     message: str = ""
@@ -30,8 +32,13 @@ class TestResult:
     duration_s: float = 0.0
 
     def as_json(self) -> dict[str, Any]:
-        return {"name": self.name, "status": str(self.status), "message": self.message,
-                "hidden": self.hidden, "duration_s": round(self.duration_s, 3)}
+        return {
+            "name": self.name,
+            "status": str(self.status),
+            "message": self.message,
+            "hidden": self.hidden,
+            "duration_s": round(self.duration_s, 3),
+        }
 
 
 @dataclass(frozen=True)
@@ -106,7 +113,9 @@ class GradeReport:
             "duration_s": round(self.duration_s, 2),
             "message": self.message,
             "notices": list(self.notices),
-            "hidden_tests": {"count": len(hidden),
-                             "passed": sum(t.status is Status.PASS for t in hidden)},
+            "hidden_tests": {
+                "count": len(hidden),
+                "passed": sum(t.status is Status.PASS for t in hidden),
+            },
             "tasks": [t.as_json() for t in self.tasks],
         }

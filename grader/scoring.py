@@ -50,25 +50,40 @@ def parse_records(text: str) -> Records:
             else:
                 message = str(item.get("message", ""))
             task = item.get("task")
-            records.tests.append(TestResult(
-                name=nodeid, status=status, message=message,
-                task=None if task is None else str(task), hidden=hidden,
-                duration_s=float(item.get("duration_s", 0.0)),
-            ))
+            records.tests.append(
+                TestResult(
+                    name=nodeid,
+                    status=status,
+                    message=message,
+                    task=None if task is None else str(task),
+                    hidden=hidden,
+                    duration_s=float(item.get("duration_s", 0.0)),
+                )
+            )
         elif kind == "collect_error":
-            records.collect_errors.append((str(item.get("nodeid", "")),
-                                           str(item.get("message", ""))))
+            records.collect_errors.append(
+                (str(item.get("nodeid", "")), str(item.get("message", "")))
+            )
         elif kind == "session":
             records.exitstatus = int(item.get("exitstatus", 0))
             records.collected = int(item.get("collected", 0))
     return records
 
 
-def _score_task(task: Task, tests: list[TestResult], records: Records,
-                outcome: RunOutcome) -> TaskResult:
+def _score_task(
+    task: Task, tests: list[TestResult], records: Records, outcome: RunOutcome
+) -> TaskResult:
     def result(score: float, status: Status, message: str = "") -> TaskResult:
-        return TaskResult(id=task.id, title=task.title, score=score, max_score=task.points,
-                          status=status, hint=task.hint, tests=tuple(tests), message=message)
+        return TaskResult(
+            id=task.id,
+            title=task.title,
+            score=score,
+            max_score=task.points,
+            status=status,
+            hint=task.hint,
+            tests=tuple(tests),
+            message=message,
+        )
 
     if not tests:
         if records.collect_errors:
@@ -104,9 +119,16 @@ def score(lab: Lab, outcome: RunOutcome) -> GradeReport:
     else:
         status = Status.FAIL
     return GradeReport(
-        lab=lab.slug, score=round(total, 2), max_score=lab.max_score, status=status,
-        runner=outcome.runner, duration_s=outcome.duration_s, tasks=tasks,
-        message=message, notices=outcome.notices, output=outcome.output,
+        lab=lab.slug,
+        score=round(total, 2),
+        max_score=lab.max_score,
+        status=status,
+        runner=outcome.runner,
+        duration_s=outcome.duration_s,
+        tasks=tasks,
+        message=message,
+        notices=outcome.notices,
+        output=outcome.output,
         unscored=tuple(t for t in records.tests if lab.task(t.task or "") is None),
     )
 
@@ -119,8 +141,10 @@ def _run_problem(records: Records, outcome: RunOutcome) -> str:
         return "The tests were stopped at the lab's time limit; unfinished tasks score 0."
     if outcome.results is None or records.exitstatus is None:
         code = "" if outcome.exit_code is None else f" (exit code {outcome.exit_code})"
-        return (f"The test run ended before it reported its results{code}; "
-                "something killed or exited the Python process. See the output below.")
+        return (
+            f"The test run ended before it reported its results{code}; "
+            "something killed or exited the Python process. See the output below."
+        )
     if records.exitstatus in _PYTEST_BROKEN:
         return _PYTEST_BROKEN[records.exitstatus] + "; see the output below."
     if records.exitstatus == 5 and not records.collect_errors:

@@ -19,15 +19,28 @@ from pathlib import Path
 from grader.errors import SubmissionError
 from grader.lab import Lab
 
-__all__ = ["MAX_FILE_BYTES", "MAX_TOTAL_BYTES", "Workspace", "build_workspace",
-           "resolve_submission", "submission_files"]
+__all__ = [
+    "MAX_FILE_BYTES",
+    "MAX_TOTAL_BYTES",
+    "Workspace",
+    "build_workspace",
+    "resolve_submission",
+    "submission_files",
+]
 
 MAX_FILE_BYTES = 1 * 1024 * 1024
 MAX_TOTAL_BYTES = 20 * 1024 * 1024
 PLUGIN_MODULE = "mlskills_grader_plugin"
 # Files that change how Python or pytest behave; never taken from a learner.
-_NEVER_FROM_LEARNER = {"conftest.py", "pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml",
-                       "sitecustomize.py", "usercustomize.py"}
+_NEVER_FROM_LEARNER = {
+    "conftest.py",
+    "pytest.ini",
+    "tox.ini",
+    "setup.cfg",
+    "pyproject.toml",
+    "sitecustomize.py",
+    "usercustomize.py",
+}
 _SKIP_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
 _PYTEST_INI = """\
 [pytest]
@@ -85,8 +98,9 @@ def _check_learner_file(tree: Path, rel: str, path: Path) -> None:
     try:
         target = path.resolve(strict=True)
     except (OSError, RuntimeError):
-        raise SubmissionError(f"{rel} is a broken or looping symlink; replace it with the file.") \
-            from None
+        raise SubmissionError(
+            f"{rel} is a broken or looping symlink; replace it with the file."
+        ) from None
     if not target.is_relative_to(tree.resolve()):
         raise SubmissionError(
             f"{rel} is a symlink that points outside the submission ({target}); "
@@ -100,8 +114,9 @@ def _check_learner_file(tree: Path, rel: str, path: Path) -> None:
         )
 
 
-def build_workspace(lab: Lab, tree: Path, dest: Path, *,
-                    hidden_tests: Path | None = None) -> Workspace:
+def build_workspace(
+    lab: Lab, tree: Path, dest: Path, *, hidden_tests: Path | None = None
+) -> Workspace:
     """Lay out a workspace in the empty folder ``dest``."""
     lab_dir = dest / "lab"
     lab_dir.mkdir(parents=True)
@@ -127,25 +142,30 @@ def build_workspace(lab: Lab, tree: Path, dest: Path, *,
     # stays missing: that is their submission, and it fails with an ImportError.
     learner_owned = set(submission_files(lab, lab.root))
     for path in sorted(lab.root.rglob("*")):
-        rel = path.relative_to(lab.root)
-        if path.is_dir() or any(part in _SKIP_DIRS for part in rel.parts):
+        lab_rel = path.relative_to(lab.root)
+        if path.is_dir() or any(part in _SKIP_DIRS for part in lab_rel.parts):
             continue
-        if rel.as_posix() in learner_owned and rel.name not in _NEVER_FROM_LEARNER:
+        if lab_rel.as_posix() in learner_owned and lab_rel.name not in _NEVER_FROM_LEARNER:
             continue
-        target = lab_dir / rel
+        target = lab_dir / lab_rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
 
     if hidden_tests is not None:
         if not hidden_tests.is_dir():
             raise SubmissionError(f"The hidden tests folder {hidden_tests} does not exist.")
-        shutil.copytree(hidden_tests, lab_dir / "tests" / "hidden",
-                        ignore=shutil.ignore_patterns(*_SKIP_DIRS), dirs_exist_ok=True)
+        shutil.copytree(
+            hidden_tests,
+            lab_dir / "tests" / "hidden",
+            ignore=shutil.ignore_patterns(*_SKIP_DIRS),
+            dirs_exist_ok=True,
+        )
 
     grader_dir = dest / ".grader"
     grader_dir.mkdir()
-    shutil.copyfile(Path(__file__).with_name("pytest_plugin.py"),
-                    grader_dir / f"{PLUGIN_MODULE}.py")
+    shutil.copyfile(
+        Path(__file__).with_name("pytest_plugin.py"), grader_dir / f"{PLUGIN_MODULE}.py"
+    )
     (grader_dir / "pytest.ini").write_text(_PYTEST_INI, encoding="utf-8")
     return Workspace(root=dest, taken=tuple(taken))
 
@@ -153,9 +173,17 @@ def build_workspace(lab: Lab, tree: Path, dest: Path, *,
 def pytest_command(python: str, workspace_root: str) -> list[str]:
     """The pytest command line, given where the workspace is mounted."""
     return [
-        python, "-m", "pytest", "-p", PLUGIN_MODULE,
-        "-c", f"{workspace_root}/.grader/pytest.ini",
-        "--rootdir", f"{workspace_root}/lab", "-q", "-rN",
+        python,
+        "-m",
+        "pytest",
+        "-p",
+        PLUGIN_MODULE,
+        "-c",
+        f"{workspace_root}/.grader/pytest.ini",
+        "--rootdir",
+        f"{workspace_root}/lab",
+        "-q",
+        "-rN",
         # Learner output streams to the runner, which keeps its head and tail; captured,
         # it would pile up in memory or in the tmpfs. capsys and caplog still work.
         "-s",

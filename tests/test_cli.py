@@ -13,11 +13,19 @@ import pytest
 from tests.conftest import FIXTURE_LABS, FIXTURE_SOLUTIONS, FIXTURES, REPO, SUBMISSIONS
 
 
-def run_cli(*args: str, root: Path = FIXTURES, env: dict[str, str] | None = None,
-            cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, root: Path = FIXTURES, env: dict[str, str] | None = None, cwd: Path = REPO
+) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "MLSKILLS_ROOT": str(root), "COLUMNS": "200", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "grader", *args], capture_output=True,
-                          text=True, env=full_env, cwd=cwd, timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "grader", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=300,
+        check=False,
+    )
 
 
 def assert_clean_error(proc: subprocess.CompletedProcess[str], *phrases: str) -> None:
@@ -36,13 +44,18 @@ def test_list_shows_the_labs_present() -> None:
 
 
 def test_unknown_lab_lists_known_ones_and_exits_2() -> None:
-    assert_clean_error(run_cli("grade", "nosuch", "--runner", "local"),
-                       "no lab called 'nosuch'", "calc, empty, sleepy")
+    assert_clean_error(
+        run_cli("grade", "nosuch", "--runner", "local"),
+        "no lab called 'nosuch'",
+        "calc, empty, sleepy",
+    )
 
 
 def test_missing_submission_folder_exits_2() -> None:
-    assert_clean_error(run_cli("grade", "calc", "--runner", "local", "--submission", "/nope"),
-                       "/nope does not exist")
+    assert_clean_error(
+        run_cli("grade", "calc", "--runner", "local", "--submission", "/nope"),
+        "/nope does not exist",
+    )
 
 
 def test_broken_manifest_names_the_field_and_exits_2(tmp_path: Path) -> None:
@@ -51,21 +64,35 @@ def test_broken_manifest_names_the_field_and_exits_2(tmp_path: Path) -> None:
     text = (FIXTURE_LABS / "calc" / "lab.toml").read_text()
     text = text.replace('slug = "calc"', 'slug = "broken"').replace('title = "Calc', "title = 3 #")
     (lab / "lab.toml").write_text(text)
-    assert_clean_error(run_cli("grade", "broken", "--runner", "local", root=tmp_path),
-                       "lab.toml", "'title'")
+    assert_clean_error(
+        run_cli("grade", "broken", "--runner", "local", root=tmp_path), "lab.toml", "'title'"
+    )
 
 
 def test_docker_runner_without_engine_says_how_to_fix_it() -> None:
-    proc = run_cli("grade", "calc", "--runner", "docker",
-                   env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
-    assert_clean_error(proc, "No Docker engine answered at unix:///nonexistent/docker.sock",
-                       "--runner local")
+    proc = run_cli(
+        "grade",
+        "calc",
+        "--runner",
+        "docker",
+        env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"},
+    )
+    assert_clean_error(
+        proc, "No Docker engine answered at unix:///nonexistent/docker.sock", "--runner local"
+    )
 
 
 def test_auto_runner_without_engine_falls_back_to_local_and_says_so(tmp_path: Path) -> None:
     out = tmp_path / "r.json"
-    proc = run_cli("grade", "calc", "--submission", str(FIXTURE_SOLUTIONS / "calc"),
-                   "--json", str(out), env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
+    proc = run_cli(
+        "grade",
+        "calc",
+        "--submission",
+        str(FIXTURE_SOLUTIONS / "calc"),
+        "--json",
+        str(out),
+        env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"},
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "No Docker engine answered" in proc.stdout
     assert json.loads(out.read_text())["runner"] == "local"
@@ -74,9 +101,20 @@ def test_auto_runner_without_engine_falls_back_to_local_and_says_so(tmp_path: Pa
 def test_grade_writes_every_report_format_and_exit_code_1_on_failure(tmp_path: Path) -> None:
     paths = {fmt: tmp_path / f"report.{fmt}" for fmt in ("json", "junit", "gradescope", "md")}
     proc = run_cli(
-        "grade", "calc", "--runner", "local", "--submission", str(SUBMISSIONS / "calc-partial"),
-        "--json", str(paths["json"]), "--junit", str(paths["junit"]),
-        "--gradescope", str(paths["gradescope"]), "--markdown", str(paths["md"]),
+        "grade",
+        "calc",
+        "--runner",
+        "local",
+        "--submission",
+        str(SUBMISSIONS / "calc-partial"),
+        "--json",
+        str(paths["json"]),
+        "--junit",
+        str(paths["junit"]),
+        "--gradescope",
+        str(paths["gradescope"]),
+        "--markdown",
+        str(paths["md"]),
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "20/30" in proc.stdout
@@ -88,8 +126,9 @@ def test_grade_writes_every_report_format_and_exit_code_1_on_failure(tmp_path: P
 
 
 def test_learner_syntax_error_is_a_failed_task_not_a_crash() -> None:
-    proc = run_cli("grade", "calc", "--runner", "local",
-                   "--submission", str(SUBMISSIONS / "calc-syntax-error"))
+    proc = run_cli(
+        "grade", "calc", "--runner", "local", "--submission", str(SUBMISSIONS / "calc-syntax-error")
+    )
     assert proc.returncode == 1
     assert "SyntaxError: expected ':'" in proc.stdout
     assert "Traceback" not in proc.stdout + proc.stderr

@@ -40,14 +40,20 @@ hint = "None: this lab probes the sandbox."
 """
 
 
-def grade_probe(tmp_path: Path, runner: Any, test_body: str, *, time_limit: int = 60,
-                memory: int = 256, slug: str = "probe") -> GradeReport:
+def grade_probe(
+    tmp_path: Path,
+    runner: Any,
+    test_body: str,
+    *,
+    time_limit: int = 60,
+    memory: int = 256,
+    slug: str = "probe",
+) -> GradeReport:
     lab = tmp_path / "labs" / slug
     (lab / "tests").mkdir(parents=True)
     (lab / "probe").mkdir()
     (lab / "probe" / "__init__.py").write_text("")
-    (lab / "lab.toml").write_text(MANIFEST.format(slug=slug, time_limit=time_limit,
-                                                  memory=memory))
+    (lab / "lab.toml").write_text(MANIFEST.format(slug=slug, time_limit=time_limit, memory=memory))
     (lab / "tests" / "test_probe.py").write_text(
         "import pytest\n\n\n@pytest.mark.task(1)\ndef test_probe():\n"
         + textwrap.indent(textwrap.dedent(test_body), "    ")
@@ -73,16 +79,23 @@ def passed(report: GradeReport) -> bool:
 
 
 def test_runs_as_non_root_with_hostname_localhost(tmp_path: Path, docker_runner: Any) -> None:
-    report = grade_probe(tmp_path, docker_runner, """
+    report = grade_probe(
+        tmp_path,
+        docker_runner,
+        """
         import os, socket
         assert os.getuid() != 0, "running as root"
         assert socket.gethostname() == "localhost", socket.gethostname()
-    """)
+    """,
+    )
     assert passed(report), report.tasks[0].first_failure
 
 
 def test_network_is_loopback_only(tmp_path: Path, docker_runner: Any) -> None:
-    report = grade_probe(tmp_path, docker_runner, """
+    report = grade_probe(
+        tmp_path,
+        docker_runner,
+        """
         import os, socket
         assert sorted(os.listdir("/sys/class/net")) == ["lo"], os.listdir("/sys/class/net")
         for host, port in [("1.1.1.1", 53), ("172.17.0.1", 2375), ("10.0.0.1", 80)]:
@@ -91,13 +104,16 @@ def test_network_is_loopback_only(tmp_path: Path, docker_runner: Any) -> None:
         server = socket.create_server(("127.0.0.1", 0))
         socket.create_connection(server.getsockname(), timeout=2).close()
         server.close()
-    """)
+    """,
+    )
     assert passed(report), report.tasks[0].first_failure
 
 
-def test_root_and_lab_are_read_only_and_tmp_is_writable(tmp_path: Path,
-                                                        docker_runner: Any) -> None:
-    report = grade_probe(tmp_path, docker_runner, """
+def test_root_and_lab_are_read_only_and_tmp_is_writable(tmp_path: Path, docker_runner: Any) -> None:
+    report = grade_probe(
+        tmp_path,
+        docker_runner,
+        """
         import os, pathlib
         for target in ["/etc/evil", "/usr/evil", "/workspace/lab/tests/test_probe.py",
                        "/workspace/.grader/mlskills_grader_plugin.py"]:
@@ -108,33 +124,48 @@ def test_root_and_lab_are_read_only_and_tmp_is_writable(tmp_path: Path,
             os.listdir("/results")  # the results file's name cannot be listed
         assert "MLSKILLS_RESULTS" not in os.environ
         assert not os.path.exists("/var/run/docker.sock")
-    """)
+    """,
+    )
     assert passed(report), report.tasks[0].first_failure
 
 
-def test_memory_bomb_ends_as_error_with_a_plain_sentence(tmp_path: Path,
-                                                         docker_runner: Any) -> None:
-    report = grade_probe(tmp_path, docker_runner, """
+def test_memory_bomb_ends_as_error_with_a_plain_sentence(
+    tmp_path: Path, docker_runner: Any
+) -> None:
+    report = grade_probe(
+        tmp_path,
+        docker_runner,
+        """
         hog = []
         while True:
             hog.append(bytearray(16 * 1024 * 1024))
-    """, memory=128)
+    """,
+        memory=128,
+    )
     assert report.status is Status.ERROR
     assert "ran out of memory" in report.message and "128 MB" in report.message
     assert report.exit_code == 2
 
 
 def test_endless_loop_is_killed_at_the_time_limit(tmp_path: Path, docker_runner: Any) -> None:
-    report = grade_probe(tmp_path, docker_runner, """
+    report = grade_probe(
+        tmp_path,
+        docker_runner,
+        """
         while True:
             pass
-    """, time_limit=5)
+    """,
+        time_limit=5,
+    )
     assert report.status is Status.TIMEOUT
     assert report.duration_s < 30
 
 
 def test_fork_bomb_is_contained_by_the_pids_limit(tmp_path: Path, docker_runner: Any) -> None:
-    report = grade_probe(tmp_path, docker_runner, """
+    report = grade_probe(
+        tmp_path,
+        docker_runner,
+        """
         import os, time
         children = 0
         try:
@@ -147,20 +178,26 @@ def test_fork_bomb_is_contained_by_the_pids_limit(tmp_path: Path, docker_runner:
             pass
         assert children < 64, children
         raise AssertionError(f"forked {children} children before the pids limit stopped it")
-    """, time_limit=20)
+    """,
+        time_limit=20,
+    )
     assert report.status in (Status.FAIL, Status.TIMEOUT)
     assert "pids limit" in report.tasks[0].first_failure or report.status is Status.TIMEOUT
 
 
-def test_flood_of_output_is_capped_with_head_and_tail(tmp_path: Path,
-                                                      docker_runner: Any) -> None:
-    report = grade_probe(tmp_path, docker_runner, """
+def test_flood_of_output_is_capped_with_head_and_tail(tmp_path: Path, docker_runner: Any) -> None:
+    report = grade_probe(
+        tmp_path,
+        docker_runner,
+        """
         line = "x" * 1023
         print("FIRST-LINE")
         for _ in range(110 * 1024):  # 110 MB
             print(line)
         print("LAST-LINE")
-    """, time_limit=120)
+    """,
+        time_limit=120,
+    )
     assert passed(report), report.message
     assert len(report.output) < 200_000
     assert "FIRST-LINE" in report.output and "bytes of output cut" in report.output

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -72,9 +71,14 @@ def test_docker_runner_matches_golden(case: str, docker_runner: Any) -> None:
 def test_golden_statuses_and_exit_codes_are_what_the_contract_says() -> None:
     """Guards the golden files themselves against being regenerated into nonsense."""
     want = {
-        "all-pass": ("pass", 30), "starter": ("fail", 0), "partial": ("fail", 20),
-        "import-error": ("fail", 0), "syntax-error": ("fail", 0), "tampered": ("fail", 20),
-        "timeout": ("timeout", 5), "no-tests": ("error", 0),
+        "all-pass": ("pass", 30),
+        "starter": ("fail", 0),
+        "partial": ("fail", 20),
+        "import-error": ("fail", 0),
+        "syntax-error": ("fail", 0),
+        "tampered": ("fail", 20),
+        "timeout": ("timeout", 5),
+        "no-tests": ("error", 0),
     }
     for case, (status, score) in want.items():
         data = json.loads((GOLDEN / f"{case}.json").read_text())

@@ -62,8 +62,11 @@ def test_good_manifest_loads_into_frozen_dataclasses(tmp_path: Path) -> None:
         (('files = ["pkg/*.py"]', 'files = ["../x.py"]'), "submission.files", "relative"),
         (("cpus = 1", "cpus = 0"), "limits.cpus", "greater than 0"),
         (("cpus = 1", "cpus = 1\ncolour = 3"), "limits.colour", "allowed fields are"),
-        (("[limits]", '[sandbox]\nnetwork = "host"\n\n[limits]'), "sandbox.network",
-         "allowed values are none"),
+        (
+            ("[limits]", '[sandbox]\nnetwork = "host"\n\n[limits]'),
+            "sandbox.network",
+            "allowed values are none",
+        ),
         (("memory_mb = 512\n", ""), "limits.memory_mb", "required"),
     ],
 )

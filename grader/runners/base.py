@@ -10,8 +10,7 @@ from grader.errors import RunnerUnavailable
 from grader.lab import Lab
 from grader.workspace import Workspace
 
-__all__ = ["OutputCapture", "RunOutcome", "RunRequest", "Runner", "docker_problem",
-           "select_runner"]
+__all__ = ["OutputCapture", "RunOutcome", "RunRequest", "Runner", "docker_problem", "select_runner"]
 
 log = logging.getLogger(__name__)
 
@@ -99,5 +98,7 @@ def select_runner(name: str) -> Runner:
             f"{problem} Start Docker (see README: 'Running the Docker engine'), "
             "or pass --runner local."
         )
-    return LocalRunner(notice="No Docker engine answered, so this ran locally without a "
-                              "sandbox; start Docker to grade in a container.")
+    return LocalRunner(
+        notice="No Docker engine answered, so this ran locally without a "
+        "sandbox; start Docker to grade in a container."
+    )

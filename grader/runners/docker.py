@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +36,14 @@ from grader.runners.base import OutputCapture, RunOutcome, RunRequest
 from grader.runners.local import sandbox_env
 from grader.workspace import pytest_command
 
-__all__ = ["COMPOSE_IMAGE", "DockerRunner", "build_images", "engine_problem", "ensure_image",
-           "ensure_lab_image"]
+__all__ = [
+    "COMPOSE_IMAGE",
+    "DockerRunner",
+    "build_images",
+    "engine_problem",
+    "ensure_image",
+    "ensure_lab_image",
+]
 
 log = logging.getLogger(__name__)
 
@@ -115,10 +121,10 @@ def _build(client: docker.DockerClient, **kwargs: Any) -> None:
     try:
         client.images.build(rm=True, forcerm=True, pull=False, network_mode="none", **kwargs)
     except BuildError as exc:
-        lines = [str(chunk.get("stream") or chunk.get("error") or "") for chunk in
-                 exc.build_log]
-        raise ImageBuildError(f"The image build failed: {exc.msg}\n{''.join(lines)[-3000:]}") \
-            from None
+        lines = [str(chunk.get("stream") or chunk.get("error") or "") for chunk in exc.build_log]
+        raise ImageBuildError(
+            f"The image build failed: {exc.msg}\n{''.join(lines)[-3000:]}"
+        ) from None
 
 
 def ensure_image(client: docker.DockerClient, name: str, python: tuple[str, ...]) -> str:
@@ -130,8 +136,13 @@ def ensure_image(client: docker.DockerClient, name: str, python: tuple[str, ...]
             log.info("building %s", plan.tag)
             with tempfile.TemporaryDirectory(dir=images.cache_dir()) as tmp:
                 context = images.prepare_context(plan, Path(tmp) / "context")
-                _build(client, path=str(context), tag=plan.tag, buildargs={"BASE": base_tag},
-                       labels={"mlskills.requirements": " ".join(plan.requirements)})
+                _build(
+                    client,
+                    path=str(context),
+                    tag=plan.tag,
+                    buildargs={"BASE": base_tag},
+                    labels={"mlskills.requirements": " ".join(plan.requirements)},
+                )
         client.images.get(plan.tag).tag(name, "latest")
         return plan.tag
 
@@ -154,6 +165,7 @@ def build_images(labs: list[Lab], *, compose: bool = False) -> list[str]:
 
 def _tar_of(folder: Path) -> bytes:
     """The workspace as a tar owned by root and read-only to the learner's user."""
+
     def owned_by_root(info: tarfile.TarInfo) -> tarfile.TarInfo:
         info.uid = info.gid = 0
         info.uname = info.gname = "root"
@@ -199,8 +211,9 @@ class DockerRunner:
         finally:
             client.close()
 
-    def _run_container(self, client: docker.DockerClient, image: str,
-                       request: RunRequest) -> RunOutcome:
+    def _run_container(
+        self, client: docker.DockerClient, image: str, request: RunRequest
+    ) -> RunOutcome:
         lab = request.lab
         token = secrets.token_hex(16)
         results_path = f"/results/{token}.jsonl"
@@ -214,8 +227,10 @@ class DockerRunner:
             network_mode="none",
             read_only=True,
             tmpfs={"/tmp": f"rw,exec,nosuid,size={lab.limits.memory_mb}m"},
-            mounts=[Mount("/workspace", None, type="volume"),
-                    Mount("/results", None, type="volume")],
+            mounts=[
+                Mount("/workspace", None, type="volume"),
+                Mount("/results", None, type="volume"),
+            ],
             mem_limit=memory,
             memswap_limit=memory,
             nano_cpus=int(lab.limits.cpus * 1e9),
@@ -250,11 +265,20 @@ class DockerRunner:
             _quietly(lambda: container.remove(v=True, force=True))
         error = ""
         if oom and not timed_out:
-            error = (f"The tests ran out of memory (this lab allows {lab.limits.memory_mb} MB) "
-                     "and were killed.")
-        return RunOutcome(runner=self.name, exit_code=exit_code, results=results,
-                          output=capture.text(), duration_s=duration, timed_out=timed_out,
-                          error=error, notices=self.notices)
+            error = (
+                f"The tests ran out of memory (this lab allows {lab.limits.memory_mb} MB) "
+                "and were killed."
+            )
+        return RunOutcome(
+            runner=self.name,
+            exit_code=exit_code,
+            results=results,
+            output=capture.text(),
+            duration_s=duration,
+            timed_out=timed_out,
+            error=error,
+            notices=self.notices,
+        )
 
 
 def _pump_logs(container: Any, capture: OutputCapture) -> None:
@@ -266,7 +290,5 @@ def _pump_logs(container: Any, capture: OutputCapture) -> None:
 
 
 def _quietly(action: Any) -> None:
-    try:
+    with suppress(APIError, NotFound, requests.RequestException):
         action()
-    except (APIError, NotFound, requests.RequestException):
-        pass

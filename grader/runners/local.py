@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -12,6 +13,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import IO
 
 from grader.runners.base import OutputCapture, RunOutcome, RunRequest
 from grader.workspace import pytest_command, pythonpath
@@ -20,8 +22,14 @@ __all__ = ["LocalRunner", "sandbox_env"]
 
 NO_ISOLATION = "The local runner gives no isolation: the code ran as you, on this machine."
 # Variables that would let the host's settings change what the suite does.
-_DROPPED = ("PYTHONPATH", "PYTHONSTARTUP", "PYTEST_ADDOPTS", "PYTEST_PLUGINS",
-            "PYTHONHOME", "VIRTUAL_ENV_PROMPT")
+_DROPPED = (
+    "PYTHONPATH",
+    "PYTHONSTARTUP",
+    "PYTEST_ADDOPTS",
+    "PYTEST_PLUGINS",
+    "PYTHONHOME",
+    "VIRTUAL_ENV_PROMPT",
+)
 
 
 def sandbox_env(workspace_root: str, results_path: str) -> dict[str, str]:
@@ -38,10 +46,8 @@ def sandbox_env(workspace_root: str, results_path: str) -> dict[str, str]:
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 class LocalRunner:
@@ -54,16 +60,22 @@ class LocalRunner:
         workspace = request.workspace
         results_dir = Path(tempfile.mkdtemp(prefix="mlskills-results-"))
         results_path = results_dir / f"{secrets.token_hex(16)}.jsonl"
-        env = {k: v for k, v in os.environ.items()
-               if k not in _DROPPED and not k.startswith("MLSKILLS_")}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in _DROPPED and not k.startswith("MLSKILLS_")
+        }
         env.update(sandbox_env(str(workspace.root), str(results_path)))
         capture = OutputCapture()
         started = time.monotonic()
         timed_out = False
         proc = subprocess.Popen(
             pytest_command(sys.executable, str(workspace.root)),
-            cwd=workspace.lab_dir, env=env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            cwd=workspace.lab_dir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, so a timeout kills it all
         )
         assert proc.stdout is not None
@@ -95,7 +107,6 @@ class LocalRunner:
         )
 
 
-def _pump(stream: object, capture: OutputCapture) -> None:
-    read = getattr(stream, "read1")
-    while chunk := read(65536):
+def _pump(stream: IO[bytes], capture: OutputCapture) -> None:
+    while chunk := stream.read1(65536):  # type: ignore[attr-defined]
         capture.feed(chunk)

@@ -56,11 +56,18 @@ def _gate(args: argparse.Namespace) -> int:
     if registry.alias_version(args.model_name, registry.CHAMPION) is not None:
         champion = mlflow.sklearn.load_model(f"models:/{args.model_name}@{registry.CHAMPION}")
     result = gate.run_gate(
-        candidate, champion, train=train, holdout=holdout, out_dir=args.out,
+        candidate,
+        champion,
+        train=train,
+        holdout=holdout,
+        out_dir=args.out,
         model_name=args.model_name,
     )
-    print(json.dumps({"passed": result.passed, "checks": result.checks,
-                      "reasons": result.reasons}, indent=2))
+    print(
+        json.dumps(
+            {"passed": result.passed, "checks": result.checks, "reasons": result.reasons}, indent=2
+        )
+    )
     if not result.passed:
         return 1
     version = registry.register_challenger(
@@ -75,8 +82,9 @@ def _rollout(args: argparse.Namespace) -> int:
     from cicd_lab.simulate import SimulatedDeployment
 
     if registry.alias_version(args.model_name, registry.CHALLENGER) is None:
-        print(f"{args.model_name} has no {registry.CHALLENGER!r} version to roll out",
-              file=sys.stderr)
+        print(
+            f"{args.model_name} has no {registry.CHALLENGER!r} version to roll out", file=sys.stderr
+        )
         return 1
     deployment = SimulatedDeployment(
         seed=args.seed,
@@ -92,16 +100,21 @@ def _rollout(args: argparse.Namespace) -> int:
     )
     for event in result.events:
         print(json.dumps(event))
-    print(f"outcome: {result.outcome}; champion is version "
-          f"{registry.alias_version(args.model_name, registry.CHAMPION)}")
+    print(
+        f"outcome: {result.outcome}; champion is version "
+        f"{registry.alias_version(args.model_name, registry.CHAMPION)}"
+    )
     return 0 if result.outcome == "promoted" else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not args.tracking_uri:
-        print("No registry: pass --tracking-uri or set MLFLOW_TRACKING_URI "
-              "(for a local try: sqlite:///mlflow.db).", file=sys.stderr)
+        print(
+            "No registry: pass --tracking-uri or set MLFLOW_TRACKING_URI "
+            "(for a local try: sqlite:///mlflow.db).",
+            file=sys.stderr,
+        )
         return 2
     import mlflow
 

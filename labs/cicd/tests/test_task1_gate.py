@@ -14,11 +14,19 @@ from sklearn.metrics import roc_auc_score
 pytestmark = pytest.mark.task(1)
 
 
-def run_gate(candidate: Any, champion: Any, train: pd.DataFrame, holdout: pd.DataFrame,
-             out_dir: Path) -> Any:
+def run_gate(
+    candidate: Any, champion: Any, train: pd.DataFrame, holdout: pd.DataFrame, out_dir: Path
+) -> Any:
     gate = learner("gate")
-    return gate.run_gate(candidate, champion, train=train, holdout=holdout, out_dir=out_dir,
-                         model_name="churn", config=gate.GateConfig())
+    return gate.run_gate(
+        candidate,
+        champion,
+        train=train,
+        holdout=holdout,
+        out_dir=out_dir,
+        model_name="churn",
+        config=gate.GateConfig(),
+    )
 
 
 def holdout_auc(model: Any, data: pd.DataFrame) -> float:
@@ -46,9 +54,7 @@ def test_candidate_below_the_floor_is_rejected_even_without_a_champion(
     )
 
 
-def test_regression_against_the_champion_is_rejected(
-    models, churn_train, churn_holdout, tmp_path
-):
+def test_regression_against_the_champion_is_rejected(models, churn_train, churn_holdout, tmp_path):
     result = run_gate(models["weaker"], models["champion"], churn_train, churn_holdout, tmp_path)
     assert result.checks["floor"] is True, (
         f"checks={result.checks}: the weaker model (AUC 0.73) clears the floor of 0.70."

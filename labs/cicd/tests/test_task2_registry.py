@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import FEATURES, learner
 
-pytestmark = [pytest.mark.task(2), pytest.mark.usefixtures("quiet_mlflow")]
+pytestmark = pytest.mark.task(2)
 
 
 def aliases(model_name: str) -> dict[str, str]:
@@ -21,20 +21,19 @@ def aliases(model_name: str) -> dict[str, str]:
 def register(model: Any, model_name: str) -> str:
     version = learner("registry").register_challenger(model, model_name)
     assert isinstance(version, str) and version.isdigit(), (
-        f"register_challenger returned {version!r}; return the new version as a string "
-        "such as '1'."
+        f"register_challenger returned {version!r}; return the new version as a string such as '1'."
     )
     return version
 
 
 def test_register_sets_the_challenger_alias(models, model_name):
-    version = register(models["champion"], model_name)
+    version = register(models["lr_v1"], model_name)
     assert aliases(model_name) == {"challenger": version}, (
         f"After register_challenger the aliases are {aliases(model_name)}; expected "
         f"{{'challenger': '{version}'}}. The new version waits as challenger until its "
         "canary has run; nothing else moves."
     )
-    second = register(models["good"], model_name)
+    second = register(models["lr_v2"], model_name)
     assert int(second) == int(version) + 1 and aliases(model_name) == {"challenger": second}, (
         f"A second registration returned version {second} with aliases {aliases(model_name)}; "
         f"expected version {int(version) + 1} and the challenger alias moved onto it."
@@ -43,13 +42,13 @@ def test_register_sets_the_challenger_alias(models, model_name):
 
 def test_promote_moves_champion_and_keeps_previous(models, model_name):
     registry = learner("registry")
-    v1 = register(models["champion"], model_name)
+    v1 = register(models["lr_v1"], model_name)
     registry.promote(model_name)
     assert aliases(model_name) == {"champion": v1}, (
         f"After the first promote the aliases are {aliases(model_name)}; expected "
         f"{{'champion': '{v1}'}}: challenger becomes champion, and there is no previous yet."
     )
-    v2 = register(models["good"], model_name)
+    v2 = register(models["lr_v2"], model_name)
     registry.promote(model_name)
     assert aliases(model_name) == {"champion": v2, "previous": v1}, (
         f"After promoting version {v2} the aliases are {aliases(model_name)}; expected "
@@ -59,9 +58,9 @@ def test_promote_moves_champion_and_keeps_previous(models, model_name):
 
 def test_rollback_restores_previous_and_cannot_flip_back(models, model_name):
     registry = learner("registry")
-    v1 = register(models["champion"], model_name)
+    v1 = register(models["lr_v1"], model_name)
     registry.promote(model_name)
-    register(models["good"], model_name)
+    register(models["lr_v2"], model_name)
     registry.promote(model_name)
     registry.rollback(model_name)
     assert aliases(model_name).get("champion") == v1, (
@@ -82,15 +81,15 @@ def test_rollback_restores_previous_and_cannot_flip_back(models, model_name):
 
 def test_serving_loads_the_champion_not_the_latest_version(models, churn_holdout, model_name):
     registry = learner("registry")
-    register(models["champion"], model_name)
+    register(models["lr_v1"], model_name)
     registry.promote(model_name)
-    register(models["good"], model_name)  # newer, but still only the challenger
+    register(models["lr_v2"], model_name)  # newer, but still only the challenger
 
     served = registry.load_champion(model_name)
-    X = churn_holdout[FEATURES].head(50)
+    X = churn_holdout[FEATURES].head(200)
     got = np.asarray(served.predict(X))
-    champion = models["champion"].predict(X)
-    latest = models["good"].predict(X)
+    champion = models["lr_v1"].predict(X)
+    latest = models["lr_v2"].predict(X)
     assert not np.array_equal(champion, latest), "test setup: the two models must differ"
     assert np.array_equal(got, champion), (
         "load_champion served predictions that do not match the champion's. The newest "
@@ -102,9 +101,9 @@ def test_aliases_are_used_not_deprecated_stages(models, model_name):
     from mlflow import MlflowClient
 
     registry = learner("registry")
-    register(models["champion"], model_name)
+    register(models["lr_v1"], model_name)
     registry.promote(model_name)
-    register(models["good"], model_name)
+    register(models["lr_v2"], model_name)
     registry.promote(model_name)
     registry.rollback(model_name)
     versions = MlflowClient().search_model_versions(f"name='{model_name}'")
@@ -117,7 +116,7 @@ def test_aliases_are_used_not_deprecated_stages(models, model_name):
 
 def test_promote_without_a_challenger_raises(models, model_name):
     registry = learner("registry")
-    register(models["champion"], model_name)
+    register(models["lr_v1"], model_name)
     registry.promote(model_name)
     with pytest.raises(Exception, match=r"(?i)challenger"):
         registry.promote(model_name)

@@ -37,13 +37,16 @@ LAB_DIR = Path(__file__).resolve().parent.parent
 
 
 def _command_loop(handlers: dict[str, Callable[[], str]]) -> None:
-    for line in sys.stdin:
-        command = line.strip()
-        if command == "stop":
-            break
-        handler = handlers.get(command)
-        reply = handler() if handler else f"ERR unknown command {command!r}"
-        print(reply, flush=True)
+    try:
+        for line in sys.stdin:
+            command = line.strip()
+            if command == "stop":
+                break
+            handler = handlers.get(command)
+            reply = handler() if handler else f"ERR unknown command {command!r}"
+            print(reply, flush=True)
+    except KeyboardInterrupt:  # Ctrl+C when run by hand
+        pass
     print("OK stop", flush=True)
 
 
@@ -181,7 +184,7 @@ def start(kind: str, *args: str, env: dict[str, str] | None = None) -> ServerPro
     child_env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(LAB_DIR), child_env.get("PYTHONPATH", "")) if p
     )
-    stderr = tempfile.TemporaryFile()
+    stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed by ServerProcess.stop)
     proc = subprocess.Popen(
         [sys.executable, "-m", "netlab.serve", kind, *args],
         stdin=subprocess.PIPE,

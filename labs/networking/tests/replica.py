@@ -1,6 +1,6 @@
 """A stand-in model replica for the task-4 tests (independent of your task-2 server).
 
-    python tests/replica.py NAME     prints "PORT <n>", then obeys stdin commands:
+    python tests/replica.py NAME [DELAY_MS]   prints "PORT <n>", then obeys stdin commands:
     unhealthy | healthy              flip grpc.health.v1 to NOT_SERVING / SERVING -> "OK"
 
 It keeps answering Predict whatever its health says, like a real server that is draining:
@@ -10,11 +10,11 @@ only the health status tells a balancer to stop sending it traffic.
 from __future__ import annotations
 
 import sys
+import time
 from concurrent import futures
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-
 from netlab import protos
 
 SERVICE_NAME = "netlab.v1.ModelService"
@@ -22,10 +22,13 @@ SERVICE_NAME = "netlab.v1.ModelService"
 
 def main() -> None:
     name = sys.argv[1]
+    delay_s = float(sys.argv[2]) / 1000 if len(sys.argv) > 2 else 0.0
     pb2, pb2_grpc = protos.load()
 
     class Servicer:
         def Predict(self, request, context):
+            if delay_s:
+                time.sleep(delay_s)  # keeps calls in flight when a test kills this replica
             return pb2.PredictResponse(scores=[0.5] * len(request.rows), replica=name)
 
         def PredictStream(self, request_iterator, context):

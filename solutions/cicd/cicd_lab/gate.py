@@ -98,7 +98,7 @@ def run_gate(
     reasons: list[str] = []
     floor_ok = cand["overall"] >= config.metric_floor
     if not floor_ok:
-        reasons.append(f"overall AUC {cand['overall']:.4f} is below the floor {config.metric_floor}")
+        reasons.append(f"overall AUC {cand['overall']:.4f} is below {config.metric_floor}")
 
     regression_ok = True
     failed_slices: list[str] = []
@@ -127,8 +127,9 @@ def run_gate(
         failed_slices=failed_slices,
         reasons=reasons,
     )
-    _write_reports(result, out_dir, model_name=model_name, train=train, holdout=holdout,
-                   config=config)
+    _write_reports(
+        result, out_dir, model_name=model_name, train=train, holdout=holdout, config=config
+    )
     return result
 
 

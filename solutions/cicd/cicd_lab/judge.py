@@ -12,7 +12,7 @@ window and returns a ``Judgement``: PROMOTE, ROLLBACK or INCONCLUSIVE, with reas
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -21,7 +21,7 @@ from scipy import stats
 __all__ = ["JudgeConfig", "Judgement", "Sample", "Verdict", "judge"]
 
 
-class Verdict(str, Enum):
+class Verdict(StrEnum):
     PROMOTE = "PROMOTE"
     ROLLBACK = "ROLLBACK"
     INCONCLUSIVE = "INCONCLUSIVE"

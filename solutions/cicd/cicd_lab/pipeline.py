@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from cicd_lab.judge import Judgement, Sample, Verdict
-from cicd_lab.judge import judge as default_judge
+from .judge import Judgement, Sample, Verdict
+from .judge import judge as default_judge
 
 __all__ = [
     "DriftMonitor",

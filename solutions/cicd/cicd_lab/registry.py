@@ -50,12 +50,15 @@ def register_challenger(
     with mlflow.start_run(run_name=f"{model_name}-candidate"):
         if metrics:
             mlflow.log_metrics(metrics)
-        # Explicit requirements skip MLflow's slow dependency inference.
+        # Explicit requirements skip MLflow's slow dependency inference. MLflow 3 saves
+        # with skops, which refuses tree nodes unless trusted; we trained this model
+        # ourselves, and trusting one type beats pickle, which runs any code on load.
         info = mlflow.sklearn.log_model(
             model,
             name="model",
             registered_model_name=model_name,
             pip_requirements=["scikit-learn"],
+            skops_trusted_types=["sklearn.tree._tree.Tree"],
         )
     version = str(info.registered_model_version)
     MlflowClient().set_registered_model_alias(model_name, CHALLENGER, version)

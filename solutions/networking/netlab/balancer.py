@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import grpc
-
 from netlab import protos
 
 SERVICE_NAME = "netlab.v1.ModelService"

@@ -10,7 +10,6 @@ from typing import Any, TypeVar
 
 import grpc
 import httpx
-
 from netlab import protos
 
 T = TypeVar("T")
@@ -52,7 +51,9 @@ class _Retrier:
         self.clock = clock
         self.rng = rng or random.Random()
 
-    def run(self, attempt: Callable[[], T], should_retry: Callable[[T | None, Exception | None], bool]) -> T:
+    def run(
+        self, attempt: Callable[[], T], should_retry: Callable[[T | None, Exception | None], bool]
+    ) -> T:
         start = self.clock()
         for retry in range(self.policy.max_attempts):
             try:

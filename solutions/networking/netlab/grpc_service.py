@@ -9,7 +9,6 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-
 from netlab import protos
 from netlab.model import BadInput, LogisticModel, ModelTimeout
 

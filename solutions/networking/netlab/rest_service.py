@@ -11,9 +11,8 @@ from typing import Annotated
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
-
 from netlab.model import MAX_BATCH, N_FEATURES, LogisticModel
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 
 REQUEST_ID_HEADER = "X-Request-ID"
 
@@ -88,7 +87,9 @@ def create_app(model_loader: Callable[[], LogisticModel]) -> FastAPI:
             return JSONResponse(
                 {"detail": "model is still loading"}, status_code=503, headers={"Retry-After": "1"}
             )
-        return PredictResponse(predictions=model.predict(body.instances), model_version=model.version)
+        return PredictResponse(
+            predictions=model.predict(body.instances), model_version=model.version
+        )
 
     return app
 

@@ -1,0 +1,34 @@
+"""Every lab checks out: each task fails on its starter and passes on its solution.
+
+Runs ``grader check`` per lab under the docker runner (the real sandbox), so it also
+builds each lab's image. Without an engine (and without REQUIRE_DOCKER) it skips; the
+labs can still be checked locally with ``python -m grader check --runner local``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from grader.api import check_lab
+from grader.lab import list_labs, load_lab
+
+LABS = [p.name for p in list_labs()]
+
+
+@pytest.mark.parametrize("slug", LABS)
+def test_manifest_loads_and_has_a_lesson(slug: str) -> None:
+    lab = load_lab(list_labs()[LABS.index(slug)])
+    lesson = (lab.root / "README.md").read_text()
+    for task in lab.tasks:
+        assert f"## {task.id}." in lesson, f"{slug}: the lesson has no '## {task.id}.' heading"
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+@pytest.mark.parametrize("slug", LABS)
+def test_lab_fails_on_starter_and_passes_on_solution_in_the_sandbox(
+    slug: str, docker_runner: object
+) -> None:
+    lab = load_lab(list_labs()[LABS.index(slug)])
+    result = check_lab(lab, runner=docker_runner)  # type: ignore[arg-type]
+    assert result.ok, f"{slug}:\n" + "\n".join(result.problems)

@@ -1,0 +1,80 @@
+"""Report renderers: JUnit parses, Gradescope follows its results.json spec, Markdown reads."""
+
+from __future__ import annotations
+
+import io
+import xml.etree.ElementTree as ET
+
+from rich.console import Console
+
+from grader.report import print_report, to_gradescope, to_junit, to_markdown
+from grader.results import GradeReport, Status, TaskResult, TestResult
+
+
+def sample() -> GradeReport:
+    tasks = (
+        TaskResult(
+            id="1",
+            title="Add",
+            score=10,
+            max_score=10,
+            status=Status.PASS,
+            hint="h1",
+            tests=(TestResult("t1", Status.PASS, task="1"),),
+        ),
+        TaskResult(
+            id="2",
+            title="Mul | pipes",
+            score=0,
+            max_score=20,
+            status=Status.FAIL,
+            hint="Return a * b.",
+            tests=(
+                TestResult("t2", Status.FAIL, "assert 5 == 6\nmore", task="2"),
+                TestResult("hidden test 1", Status.FAIL, "", task="2", hidden=True),
+            ),
+        ),
+    )
+    return GradeReport(
+        lab="calc",
+        score=10,
+        max_score=30,
+        status=Status.FAIL,
+        runner="docker",
+        duration_s=1.5,
+        tasks=tasks,
+    )
+
+
+def test_junit_is_valid_xml_with_one_failure_per_failed_test() -> None:
+    root = ET.fromstring(to_junit(sample()).split("?>", 1)[1])
+    assert root.get("tests") == "3" and root.get("failures") == "2"
+    failure = root.find("testcase[@name='t2']/failure")
+    assert failure is not None and failure.get("message") == "assert 5 == 6"
+
+
+def test_gradescope_has_the_fields_of_its_spec_and_marks_hidden_tests() -> None:
+    data = to_gradescope(sample())
+    assert data["score"] == 10 and isinstance(data["execution_time"], float)
+    names = [t["name"] for t in data["tests"]]
+    assert names == ["1. Add", "2. Mul | pipes", "2. Mul | pipes (hidden tests)"]
+    for test in data["tests"]:
+        assert {"name", "status", "output", "visibility"} <= set(test)
+        assert test["status"] in ("passed", "failed")
+    assert data["tests"][2]["visibility"] == "after_published"
+    assert "Hint: Return a * b." in data["tests"][1]["output"]
+
+
+def test_markdown_escapes_pipes_and_shows_the_score() -> None:
+    text = to_markdown(sample())
+    assert text.startswith("### calc: 10/30")
+    assert "Mul | pipes" in text and "\\|" not in text.split("\n")[5].split("|")[2]
+
+
+def test_terminal_table_shows_points_first_failure_and_hint() -> None:
+    buffer = io.StringIO()
+    print_report(sample(), Console(file=buffer, width=160, color_system=None))
+    text = buffer.getvalue()
+    assert "10/30" in text and "0/20" in text
+    assert "assert 5 == 6" in text and "hint: Return a * b." in text
+    assert "more" not in text  # only the first line of a failure

@@ -1,0 +1,89 @@
+"""Runner plumbing that needs no engine: output capping, local timeouts, selection."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grader import api
+from grader.errors import RunnerUnavailable
+from grader.runners.base import OutputCapture, select_runner
+from grader.runners.local import LocalRunner
+from tests.conftest import FIXTURE_LABS, SUBMISSIONS
+
+
+def test_output_capture_keeps_head_and_tail_and_says_what_it_cut() -> None:
+    capture = OutputCapture(head_bytes=10, tail_bytes=10)
+    capture.feed(b"HEAD-12345")
+    for _ in range(1000):
+        capture.feed(b"middle")
+    capture.feed(b"TAIL-12345")
+    text = capture.text()
+    assert text.startswith("HEAD-12345") and text.endswith("TAIL-12345")
+    assert "6,000 bytes of output cut" in text
+
+
+def test_output_capture_keeps_short_output_whole() -> None:
+    capture = OutputCapture(head_bytes=10, tail_bytes=10)
+    capture.feed(b"hello world!")
+    assert capture.text() == "hello world!"
+
+
+def test_unknown_runner_name_is_a_clear_error() -> None:
+    with pytest.raises(RunnerUnavailable, match="auto, docker, local"):
+        select_runner("kubernetes")
+
+
+def test_docker_runner_without_engine_is_refused(monkeypatch: Any) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent.sock")
+    with pytest.raises(RunnerUnavailable, match="--runner local"):
+        select_runner("docker")
+
+
+def alive(pid: int) -> bool:
+    """Running, as opposed to gone or a zombie waiting for init to reap it."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return False
+        if state in ("Z", "X"):
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def test_local_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
+    marker = tmp_path / "orphan-pid"
+    submission = tmp_path / "sub"
+    (submission / "fx").mkdir(parents=True)
+    # slow() leaves a grandchild behind, then hangs; the timeout must kill both
+    (submission / "fx" / "work.py").write_text(
+        "import subprocess, sys, time\n\n\ndef quick():\n    return 'quick'\n\n\n"
+        "def slow():\n"
+        "    child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+        f"    open({str(marker)!r}, 'w').write(str(child.pid))\n"
+        "    time.sleep(600)\n"
+    )
+    started = time.monotonic()
+    report = api.grade(
+        slug="sleepy", submission=submission, runner=LocalRunner(), labs_root=FIXTURE_LABS
+    )
+    assert report.status.value == "timeout"
+    assert time.monotonic() - started < 60
+    pid = int(marker.read_text())
+    assert not alive(pid), f"the suite's grandchild {pid} outlived the timeout"
+
+
+def test_local_runner_says_it_gives_no_isolation() -> None:
+    report = api.grade(
+        slug="calc",
+        submission=SUBMISSIONS / "calc-partial",
+        runner=LocalRunner(),
+        labs_root=FIXTURE_LABS,
+    )
+    assert any("no isolation" in n for n in report.notices)

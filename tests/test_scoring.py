@@ -1,0 +1,106 @@
+"""Scoring: only the plugin's records decide; infrastructure failures are never the learner's."""
+
+from __future__ import annotations
+
+import json
+
+from grader.lab import find_lab
+from grader.results import Status
+from grader.runners.base import RunOutcome
+from grader.scoring import parse_records, score
+from tests.conftest import FIXTURE_LABS
+
+CALC = find_lab("calc", FIXTURE_LABS)
+
+
+def line(**record: object) -> str:
+    return json.dumps(record) + "\n"
+
+
+def rec(nodeid: str, task: str, status: str, message: str = "") -> str:
+    return line(
+        kind="test", nodeid=nodeid, task=task, status=status, message=message, duration_s=0.1
+    )
+
+
+SESSION = line(kind="session", exitstatus=1, collected=3)
+
+
+def outcome(results: str | None, **kwargs: object) -> RunOutcome:
+    base: dict[str, object] = {
+        "runner": "local",
+        "exit_code": 1,
+        "results": results,
+        "output": "",
+        "duration_s": 1.0,
+    }
+    base.update(kwargs)
+    return RunOutcome(**base)  # type: ignore[arg-type]
+
+
+def test_all_or_nothing_task_scores_zero_when_one_test_fails() -> None:
+    text = rec("a", "1", "pass") + rec("b", "2", "pass") + rec("c", "2", "fail", "boom") + SESSION
+    calc_strict = CALC.tasks[0]
+    report = score(CALC, outcome(text))
+    assert report.tasks[0].score == calc_strict.points
+    assert report.tasks[1].score == 10  # task 2 is partial: 1 of 2 tests
+    assert report.tasks[1].first_failure == "boom"
+    assert report.status is Status.FAIL and report.exit_code == 1
+
+
+def test_torn_last_line_of_a_killed_run_is_ignored() -> None:
+    records = parse_records(rec("a", "1", "pass") + '{"kind": "test", "nodeid": "b", "ta')
+    assert [t.name for t in records.tests] == ["a"]
+
+
+def test_missing_results_is_an_error_not_a_failed_learner() -> None:
+    report = score(CALC, outcome(None, exit_code=137))
+    assert report.status is Status.ERROR and report.exit_code == 2
+    assert "exit code 137" in report.message
+
+
+def test_results_without_session_record_means_the_process_died() -> None:
+    report = score(CALC, outcome(rec("a", "1", "pass")))
+    assert report.status is Status.ERROR
+    assert "ended before it reported" in report.message
+
+
+def test_timeout_keeps_credit_for_finished_tasks() -> None:
+    report = score(CALC, outcome(rec("a", "1", "pass"), timed_out=True, exit_code=None))
+    assert report.status is Status.TIMEOUT and report.exit_code == 1
+    assert report.tasks[0].status is Status.PASS and report.score == 10
+    assert report.tasks[1].status is Status.TIMEOUT
+
+
+def test_runner_error_wins_over_results() -> None:
+    text = rec("a", "1", "pass") + SESSION
+    report = score(CALC, outcome(text, error="The tests ran out of memory."))
+    assert report.status is Status.ERROR and report.message == "The tests ran out of memory."
+
+
+def test_collection_error_fails_the_tasks_with_its_message() -> None:
+    text = line(kind="collect_error", nodeid="tests/test_x.py", message="SyntaxError: bad") + line(
+        kind="session", exitstatus=2, collected=0
+    )
+    report = score(CALC, outcome(text))
+    assert report.status is Status.FAIL
+    assert "SyntaxError: bad" in report.tasks[0].first_failure
+
+
+def test_hidden_tests_are_counted_but_their_code_and_messages_stay_hidden() -> None:
+    text = (
+        rec("tests/hidden/test_secret.py::test_edge_case", "1", "fail", "expected 42")
+        + rec("a", "1", "pass")
+        + SESSION
+    )
+    report = score(CALC, outcome(text))
+    hidden = report.hidden_tests
+    assert len(hidden) == 1 and hidden[0].name == "hidden test 1" and hidden[0].message == ""
+    assert "expected 42" not in json.dumps(report.as_json())
+    assert report.as_json()["hidden_tests"] == {"count": 1, "passed": 0}
+    assert report.tasks[0].first_failure == "a hidden test failed (hidden test 1)"
+
+
+def test_unmarked_tests_are_reported_as_unscored() -> None:
+    report = score(CALC, outcome(rec("stray", None, "pass") + SESSION))  # type: ignore[arg-type]
+    assert [t.name for t in report.unscored] == ["stray"]

@@ -10,13 +10,18 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
+from rich.table import Table
 
 from grader import api, report
 from grader.errors import GraderError, ManifestError
 from grader.hints import next_hints
 from grader.lab import find_lab, labs_dir, list_labs, load_lab, repo_root
+from grader.progress import DONE, NOT_STARTED, NOT_YET, load_progress, record_grade, task_changes
+from grader.reset import apply_reset, plan_reset
+from grader.results import Status, as_number
 from grader.runners import select_runner
 from grader.runners.base import RUNNER_NAMES, docker_problem
+from grader.watch import watch_lab
 
 __all__ = ["main"]
 
@@ -60,18 +65,35 @@ def _parser() -> argparse.ArgumentParser:
         help="build one image with every lab's packages for docker-compose",
     )
 
+    watch = verbs.add_parser("watch", help="re-grade each time you save a file of the lab")
+    watch.add_argument("slug")
+    _runner_option(watch, default="local")
+    watch.add_argument(
+        "--poll",
+        action="store_true",
+        help="poll for changes (for file systems without change events)",
+    )
+
+    verbs.add_parser("progress", help="how far you are: every lab and task")
+
+    reset = verbs.add_parser("reset", help="put your files back to the starter (backs up)")
+    reset.add_argument("slug")
+    reset.add_argument("file", nargs="?", help="one file (default: all your files of the lab)")
+    reset.add_argument("--ref", default="HEAD", help="git commit holding the starter")
+    reset.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+
     check = verbs.add_parser("check", help="every task fails on its starter, passes solved")
     check.add_argument("slugs", nargs="*", metavar="SLUG", help="labs to check (default all)")
     _runner_option(check)
     return parser
 
 
-def _runner_option(parser: argparse.ArgumentParser) -> None:
+def _runner_option(parser: argparse.ArgumentParser, default: str = "auto") -> None:
     parser.add_argument(
         "--runner",
         choices=RUNNER_NAMES,
-        default=os.environ.get("MLSKILLS_RUNNER", "auto"),
-        help="docker (sandboxed), local (no isolation), or auto (default)",
+        default=os.environ.get("MLSKILLS_RUNNER", default),
+        help=f"docker (sandboxed), local (no isolation), or auto (default: {default})",
     )
 
 
@@ -84,9 +106,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = Console(highlight=False)
     err = Console(stderr=True, highlight=False)
     try:
-        handler = {"list": _list, "grade": _grade, "hint": _hint, "check": _check, "image": _image}[
-            args.verb
-        ]
+        handler = {
+            "list": _list,
+            "grade": _grade,
+            "hint": _hint,
+            "check": _check,
+            "image": _image,
+            "watch": _watch,
+            "progress": _progress,
+            "reset": _reset,
+        }[args.verb]
         return handler(args, out)
     except GraderError as exc:
         err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
@@ -124,6 +153,8 @@ def _grade(args: argparse.Namespace, out: Console) -> int:
         hidden_tests=args.hidden_tests,
     )
     report.print_report(result, out, show_output=args.show_output)
+    if args.submission is None and args.hidden_tests is None:
+        record_grade(result, repo_root())
     report.write_reports(
         result,
         json_path=args.json,
@@ -166,6 +197,77 @@ def _image(args: argparse.Namespace, out: Console) -> int:
 
     for tag in build_images(labs, compose=args.compose):
         out.print(f"image ready: {tag}")
+    return 0
+
+
+def _watch(args: argparse.Namespace, out: Console) -> int:
+    lab = find_lab(args.slug)
+    runner = select_runner(args.runner)
+    last = api.grade_lab(lab, submission=None, runner=runner)
+    report.print_report(last, out)
+    record_grade(last, repo_root())
+    out.print(f"Watching {lab.root} — save a file to re-grade; Ctrl-C to stop.", style="dim")
+
+    def regrade(files: list[str]) -> None:
+        nonlocal last
+        out.rule(", ".join(Path(f).name for f in files) + " changed")
+        now = api.grade_lab(lab, submission=None, runner=runner)
+        record_grade(now, repo_root())
+        changes = task_changes(last, now)
+        for line in changes:
+            out.print(line)
+        if not changes:
+            out.print("No task changed status.")
+        failing = [t for t in now.tasks if t.status is not Status.PASS]
+        if failing:
+            out.print(f"next: task {failing[0].id}: {report.first_line(failing[0].first_failure)}")
+        out.print(f"score {as_number(now.score)}/{now.max_score}", style="bold")
+        last = now
+
+    watch_lab(lab, regrade, poll=args.poll)
+    return last.exit_code
+
+
+def _progress(args: argparse.Namespace, out: Console) -> int:
+    labs = [load_lab(p) for p in list_labs()]
+    rows = load_progress(labs, repo_root())
+    width = max((len(lab.tasks) for lab in labs), default=0)
+    table = Table(title="Your progress", title_justify="left")
+    table.add_column("lab")
+    for number in range(1, width + 1):
+        table.add_column(str(number), justify="center")
+    table.add_column("points", justify="right")
+    marks = {DONE: "[green]✔[/]", NOT_YET: "[red]✘[/]", NOT_STARTED: "[dim]·[/]"}
+    for row in rows:
+        cells = [marks[row.states[t.id]] for t in row.lab.tasks]
+        cells += [""] * (width - len(cells))
+        table.add_row(row.lab.slug, *cells, f"{as_number(row.score)}/{row.max_score}")
+    out.print(table)
+    total = sum(r.score for r in rows)
+    out.print(
+        f"✔ done  ✘ not yet  · not started — course total "
+        f"{as_number(total)}/{sum(r.max_score for r in rows)} points"
+    )
+    return 0
+
+
+def _reset(args: argparse.Namespace, out: Console) -> int:
+    lab = find_lab(args.slug)
+    plan = plan_reset(lab, args.file, args.ref)
+    if not plan.files:
+        out.print(f"Nothing to reset: your files in {lab.slug} match the starter.")
+        return 0
+    out.print(f"These files of {lab.slug} will go back to the starter:")
+    for rel in plan.files:
+        out.print(f"  labs/{lab.slug}/{rel}")
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise GraderError("reset needs confirmation; run it in a terminal or pass --yes.")
+        if input("Reset them? A backup is kept. [y/N] ").strip().lower() not in ("y", "yes"):
+            out.print("Nothing changed.")
+            return 0
+    backup = apply_reset(plan)
+    out.print(f"Reset {len(plan.files)} file(s); your versions are in {backup}.")
     return 0
 
 

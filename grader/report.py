@@ -14,7 +14,14 @@ from rich.text import Text
 
 from grader.results import GradeReport, Status, as_number
 
-__all__ = ["print_report", "to_gradescope", "to_junit", "to_markdown", "write_reports"]
+__all__ = [
+    "first_line",
+    "print_report",
+    "to_gradescope",
+    "to_junit",
+    "to_markdown",
+    "write_reports",
+]
 
 _STYLE = {
     Status.PASS: "green",
@@ -30,7 +37,7 @@ _MARK = {
 }
 
 
-def _first_line(text: str, limit: int = 160) -> str:
+def first_line(text: str, limit: int = 160) -> str:
     line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
@@ -47,7 +54,7 @@ def print_report(
     for task in report.tasks:
         detail = Text()
         if task.status is not Status.PASS:
-            detail.append(_first_line(task.first_failure) + "\n", style="red")
+            detail.append(first_line(task.first_failure) + "\n", style="red")
             detail.append("hint: " + task.hint, style="dim")
         table.add_row(
             task.id,
@@ -88,16 +95,14 @@ def to_junit(report: GradeReport) -> str:
             )
             if test.status is not Status.PASS:
                 failures += 1
-                ET.SubElement(
-                    case, "failure", message=_first_line(test.message)
-                ).text = test.message
+                ET.SubElement(case, "failure", message=first_line(test.message)).text = test.message
         if not task.tests and task.status is not Status.PASS:
             count += 1
             failures += 1
             case = ET.SubElement(
                 suite, "testcase", classname=f"{report.lab}.task{task.id}", name=task.title
             )
-            ET.SubElement(case, "error", message=_first_line(task.message)).text = task.message
+            ET.SubElement(case, "error", message=first_line(task.message)).text = task.message
     suite.set("tests", str(count))
     suite.set("failures", str(failures))
     return ET.tostring(suite, encoding="unicode", xml_declaration=True)
@@ -154,7 +159,7 @@ def to_markdown(report: GradeReport) -> str:
         "|---|---|---|---|---|",
     ]
     for task in report.tasks:
-        why = _first_line(task.first_failure).replace("|", "\\|")
+        why = first_line(task.first_failure).replace("|", "\\|")
         lines.append(
             f"| {task.id} | {task.title} | {as_number(task.score)}/{task.max_score} "
             f"| {icon[task.status]} {task.status} | {why} |"

@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 lab    ?= networking
 ARGS   ?=
 
-.PHONY: help setup grade hint check test lint image bench clean
+.PHONY: help setup grade hint watch progress check test lint image bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -27,6 +27,12 @@ grade: setup ## grade your working copy of a lab:  make grade lab=networking
 
 hint: setup ## a hint; ask again for a bigger one:  make hint lab=networking task=1
 	$(BIN)/python -m grader hint $(lab) $(task)
+
+watch: setup ## re-grade each time you save:  make watch lab=networking
+	$(BIN)/python -m grader watch $(lab) $(ARGS)
+
+progress: setup ## every lab and task: done, not yet, not started
+	$(BIN)/python -m grader progress
 
 check: setup ## every task fails on its starter and passes on its solution
 	$(BIN)/python -m grader check $(ARGS)

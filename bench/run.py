@@ -1,0 +1,147 @@
+"""The project's benchmarks, in one go: ``make bench`` (or ``make bench lab=<slug>``).
+
+Figures are ratios measured in one run, because these machines are noisy:
+
+- grader overhead on one lab's solution: bare pytest, the local runner, and the docker
+  runner with a cold and a warm image, each as a ratio to bare pytest
+- image: a cold build, and the warm check that must not rebuild
+- ``grader check`` of every lab under docker: wall time, and per-lab suite times
+- each lab's own benchmark, ``bench/<slug>.py``, where there is one
+
+Writes everything to ``bench/results.json`` and prints one table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from grader.api import check_lab, grade_lab  # noqa: E402
+from grader.lab import find_lab, list_labs, load_lab  # noqa: E402
+from grader.runners.base import docker_problem  # noqa: E402
+from grader.runners.local import LocalRunner  # noqa: E402
+from grader.workspace import build_workspace  # noqa: E402
+
+
+def timed(action: Any) -> tuple[float, Any]:
+    started = time.perf_counter()
+    value = action()
+    return time.perf_counter() - started, value
+
+
+def bare_pytest(slug: str) -> float:
+    """The solution's suite under plain pytest, in a workspace like the grader's."""
+    lab = find_lab(slug)
+    with tempfile.TemporaryDirectory() as tmp:
+        ws = build_workspace(lab, REPO / "solutions" / slug, Path(tmp) / "ws")
+        env = {**os.environ, "PYTHONPATH": str(ws.lab_dir)}
+        seconds, proc = timed(lambda: subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-s", "tests"],
+            cwd=ws.lab_dir, env=env, capture_output=True, check=False))
+        if proc.returncode != 0:
+            raise SystemExit(f"bare pytest failed on the {slug} solution:\n{proc.stdout[-2000:]}")
+    return float(seconds)
+
+
+def overhead(slug: str, rows: list[tuple[str, str, str]], out: dict[str, Any]) -> None:
+    lab = find_lab(slug)
+    solution = REPO / "solutions" / slug
+    bare = bare_pytest(slug)
+    local, _ = timed(lambda: grade_lab(lab, submission=solution, runner=LocalRunner()))
+    figures = {"bare_s": bare, "local_s": local, "local_ratio": local / bare}
+    rows.append((f"{slug}: bare pytest", f"{bare:.2f} s", "1.00"))
+    rows.append((f"{slug}: local runner", f"{local:.2f} s", f"{local / bare:.2f}"))
+    if docker_problem() is None:
+        import docker
+
+        from grader.runners.docker import DockerRunner, ensure_lab_image
+
+        client = docker.from_env()
+        tag = ensure_lab_image(client, lab)
+        client.images.remove(tag, force=True)  # cold: the image must be built again
+        cold, _ = timed(lambda: grade_lab(lab, submission=solution, runner=DockerRunner()))
+        check, _ = timed(lambda: ensure_lab_image(client, lab))
+        warm, _ = timed(lambda: grade_lab(lab, submission=solution, runner=DockerRunner()))
+        client.close()
+        figures.update(docker_cold_s=cold, docker_warm_s=warm, docker_warm_ratio=warm / bare,
+                       image_warm_check_s=check)
+        rows.append((f"{slug}: docker runner, cold image", f"{cold:.2f} s", f"{cold / bare:.2f}"))
+        rows.append((f"{slug}: docker runner, warm image", f"{warm:.2f} s", f"{warm / bare:.2f}"))
+        rows.append(("image: warm check (no rebuild)", f"{check:.2f} s", "target < 3 s"))
+    out["overhead"] = figures
+
+
+def check_all(rows: list[tuple[str, str, str]], out: dict[str, Any]) -> None:
+    if docker_problem() is not None:
+        rows.append(("grader check (docker)", "skipped: no Docker engine", ""))
+        return
+    from grader.runners.docker import DockerRunner
+
+    runner = DockerRunner()
+    labs = [load_lab(p) for p in list_labs()]
+    suites: dict[str, float] = {}
+    total, results = timed(lambda: [check_lab(lab, runner=runner) for lab in labs])
+    for result in results:
+        if result.solution is not None:
+            suites[result.slug] = result.solution.duration_s
+            rows.append((f"suite in container: {result.slug}",
+                         f"{result.solution.duration_s:.1f} s", "ok" if result.ok else "FAIL"))
+    rows.append(("grader check, every lab (docker)", f"{total:.1f} s", ""))
+    out["check"] = {"wall_s": total, "suites_s": suites}
+
+
+def lab_benches(slugs: list[str], out: dict[str, Any]) -> None:
+    for slug in slugs:
+        script = REPO / "bench" / f"{slug}.py"
+        if not script.is_file():
+            continue
+        print(f"\n== bench/{slug}.py", flush=True)
+        proc = subprocess.run([sys.executable, str(script)], cwd=REPO, check=False)
+        out.setdefault("labs", {})[slug] = {"exit_code": proc.returncode}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("lab", nargs="?", help="run only this lab's benchmark")
+    parser.add_argument("--overhead-lab", default="networking")
+    args = parser.parse_args()
+    out: dict[str, Any] = {"machine": {"cpus": os.cpu_count()}}
+    rows: list[tuple[str, str, str]] = []
+    if args.lab:
+        lab_benches([args.lab], out)
+    else:
+        overhead(args.overhead_lab, rows, out)
+        check_all(rows, out)
+        lab_benches([p.name for p in list_labs()], out)
+    if rows:
+        table = Table(title="make bench", title_justify="left")
+        for column in ("measure", "value", "ratio to bare / note"):
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*row)
+        Console().print(table)
+    results = REPO / "bench" / "results.json"
+    previous = json.loads(results.read_text()) if results.exists() else {}
+    previous.update(out)
+    results.write_text(json.dumps(previous, indent=2) + "\n")
+    print(f"wrote {results.relative_to(REPO)}")
+    shutil.rmtree(REPO / ".pytest_cache", ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

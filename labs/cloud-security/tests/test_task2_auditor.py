@@ -1,0 +1,174 @@
+"""Task 2: the policy auditor, checked against a corpus of good and bad policies.
+
+The corpus lives in data/policies/: good/ holds policies that must produce no finding,
+bad/ holds policies with known problems, and expected.json lists, for each bad policy,
+the rules that must fire and the rules that must not.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from cloudsec.findings import RULE_SEVERITY, Finding, Rule, Severity
+from conftest import POLICIES_DIR, learner_function, load_policy
+
+pytestmark = pytest.mark.task(2)
+
+GOOD = sorted(p.name for p in (POLICIES_DIR / "good").glob("*.json"))
+BAD = sorted(p.name for p in (POLICIES_DIR / "bad").glob("*.json"))
+EXPECTED: dict[str, dict[str, list[str]]] = {
+    name: value
+    for name, value in json.loads((POLICIES_DIR / "expected.json").read_text("utf-8")).items()
+    if not name.startswith("_")
+}
+if set(BAD) != set(EXPECTED):  # a broken corpus is the lab's bug: refuse to run
+    raise RuntimeError(f"data/policies/expected.json and bad/ disagree: {set(BAD) ^ set(EXPECTED)}")
+
+
+@pytest.fixture(scope="module")
+def audit() -> Callable[[Any], list[Finding]]:
+    return learner_function("auditor", "audit_policy")
+
+
+def _run(audit: Callable[[Any], list[Finding]], document: Any, label: str) -> list[Finding]:
+    findings = audit(document)
+    assert isinstance(findings, list), (
+        f"audit_policy({label}) returned {type(findings).__name__}; expected a list of Finding."
+    )
+    for finding in findings:
+        assert isinstance(finding, Finding), (
+            f"audit_policy({label}) returned {finding!r}; build each item with "
+            "cloudsec.findings.Finding(rule, severity, reason, statement)."
+        )
+    return findings
+
+
+def _summary(findings: list[Finding]) -> str:
+    return "; ".join(f"{f.rule} (statement {f.statement})" for f in findings) or "no findings"
+
+
+@pytest.mark.parametrize("name", GOOD)
+def test_good_policy_is_not_flagged(audit: Callable[[Any], list[Finding]], name: str) -> None:
+    document = load_policy(f"good/{name}")
+    findings = _run(audit, document, f"good/{name}")
+    assert not findings, (
+        f"audit_policy(good/{name}) reported {_summary(findings)}, but this policy is fine: "
+        "only Allow statements grant anything (a wildcard Deny is a guardrail), a Principal "
+        "'*' with a Condition is restricted, and the actions in UNSCOPED_ACTIONS can only take "
+        "Resource '*'. An auditor that cries wolf gets switched off."
+    )
+
+
+@pytest.mark.parametrize("name", BAD)
+def test_bad_policy_is_flagged(audit: Callable[[Any], list[Finding]], name: str) -> None:
+    document = load_policy(f"bad/{name}")
+    findings = _run(audit, document, f"bad/{name}")
+    found = {str(f.rule) for f in findings}
+    for rule in EXPECTED[name]["must"]:
+        assert rule in found, (
+            f"audit_policy(bad/{name}) reported {_summary(findings)}; expected a '{rule}' "
+            f"finding. The policy: {json.dumps(document)}"
+        )
+    for rule in EXPECTED[name]["must_not"]:
+        assert rule not in found, (
+            f"audit_policy(bad/{name}) reported '{rule}', which does not apply to this policy "
+            f"({json.dumps(document)}). A finding that is wrong teaches people to ignore them."
+        )
+
+
+@pytest.mark.parametrize("name", BAD)
+def test_finding_has_severity_and_reason(audit: Callable[[Any], list[Finding]], name: str) -> None:
+    document = load_policy(f"bad/{name}")
+    statements = document["Statement"]
+    count = len(statements) if isinstance(statements, list) else 1
+    for f in _run(audit, document, f"bad/{name}"):
+        assert f.rule in set(Rule), f"Unknown rule {f.rule!r}; use the members of Rule."
+        assert f.severity == RULE_SEVERITY[Rule(f.rule)], (
+            f"A '{f.rule}' finding on bad/{name} has severity {f.severity!r}; RULE_SEVERITY "
+            f"says {RULE_SEVERITY[Rule(f.rule)]!r}."
+        )
+        assert isinstance(f.reason, str) and len(f.reason.strip()) >= 20, (
+            f"A '{f.rule}' finding on bad/{name} has reason {f.reason!r}; say what is wrong "
+            "and what to do instead, in a sentence."
+        )
+        assert 0 <= f.statement < count, (
+            f"A '{f.rule}' finding on bad/{name} points at statement {f.statement}; the policy "
+            f"has {count} statement(s), numbered from 0."
+        )
+
+
+def test_admin_outranks_read_only(audit: Callable[[Any], list[Finding]]) -> None:
+    worst = {
+        name: max((f.severity for f in audit(load_policy(f"bad/{name}"))), default=None)
+        for name in (
+            "aws-managed-AdministratorAccess.json",
+            "aws-managed-AmazonS3ReadOnlyAccess.json",
+        )
+    }
+    admin, read_only = worst.values()
+    assert admin == Severity.CRITICAL and read_only is not None and read_only < admin, (
+        f"Worst severity: AdministratorAccess {admin!r}, AmazonS3ReadOnlyAccess {read_only!r}. "
+        "Admin must be CRITICAL and outrank read-only, or triage cannot tell them apart."
+    )
+
+
+def test_single_statement_dict_is_not_skipped(audit: Callable[[Any], list[Finding]]) -> None:
+    document = {
+        "Version": "2012-10-17",
+        "Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"},
+    }
+    found = {str(f.rule) for f in audit(document)}
+    assert "admin-action" in found, (
+        "audit_policy() on a policy whose Statement is one dict (not a list) reported "
+        f"{sorted(found)}; AWS accepts that shape, so normalise it to a list first."
+    )
+
+
+def test_action_case_is_ignored(audit: Callable[[Any], list[Finding]]) -> None:
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["IAM:CREATEACCESSKEY"],
+                "Resource": "arn:aws:iam::123456789012:user/*",
+            }
+        ],
+    }
+    found = {str(f.rule) for f in audit(document)}
+    assert "privilege-escalation" in found, (
+        "audit_policy() did not flag 'IAM:CREATEACCESSKEY'. IAM action names are "
+        "case-insensitive, so lower-case them before comparing."
+    )
+
+
+def test_reason_names_the_offending_action(audit: Callable[[Any], list[Finding]]) -> None:
+    findings = audit(load_policy("bad/privesc-UpdateAssumeRolePolicy.json"))
+    reasons = " ".join(f.reason for f in findings if str(f.rule) == "privilege-escalation")
+    assert "updateassumerolepolicy" in reasons.lower(), (
+        f"The privilege-escalation reason was {reasons!r}; name the action that escalates, "
+        "so the reader knows which line to remove."
+    )
+
+
+def test_json_text_is_accepted(audit: Callable[[Any], list[Finding]]) -> None:
+    text = (POLICIES_DIR / "bad" / "public-bucket-policy.json").read_text("utf-8")
+    found = {str(f.rule) for f in audit(text)}
+    assert "public-principal" in found, (
+        f"audit_policy(<JSON text>) reported {sorted(found)}; accept the document as text "
+        "too (json.loads it), as it comes from get_bucket_policy or a file."
+    )
+
+
+def test_input_document_is_not_modified(audit: Callable[[Any], list[Finding]]) -> None:
+    document = load_policy("bad/aws-managed-IAMFullAccess.json")
+    before = copy.deepcopy(document)
+    audit(document)
+    assert document == before, (
+        "audit_policy() changed the document it was given; normalise a copy, because the "
+        "caller may still apply or store the original."
+    )

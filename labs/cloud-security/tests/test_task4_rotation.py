@@ -1,0 +1,334 @@
+"""Task 4: rotating a model endpoint's API key in Secrets Manager (moto), without downtime.
+
+moto runs the Secrets Manager side for real: versions, staging labels, idempotency tokens.
+The endpoint is cloudsec.endpoint.ModelEndpoint, an in-process service that accepts a set
+of keys, as a real model server or API gateway would.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import re
+import string
+import tomllib
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from cloudsec.endpoint import ModelEndpoint, Unauthorized
+from conftest import LAB_DIR, Aws, learner, learner_function
+
+pytestmark = pytest.mark.task(4)
+
+SECRET_ID = "prod/churn-endpoint/api-key"
+TOKEN = "6f0e8a4e-2b1c-4c55-9d3e-0a1b2c3d4e5f"
+TOKEN_2 = "0d9c8b7a-6f5e-4d3c-8b2a-1f0e9d8c7b6a"
+FEATURES = (0.2, 0.4)
+
+
+@dataclass
+class Setup:
+    sm: Any
+    endpoint: ModelEndpoint
+    old_value: str
+
+
+def _random_key(seed: int) -> str:
+    rng = random.Random(seed)  # fixed seed: the same "old" key on every run
+    return "".join(rng.choices(string.ascii_letters + string.digits, k=40))
+
+
+@pytest.fixture
+def setup(aws: Aws) -> Setup:
+    old = _random_key(4)
+    aws.secretsmanager.create_secret(Name=SECRET_ID, SecretString=old)
+    return Setup(sm=aws.secretsmanager, endpoint=ModelEndpoint([old]), old_value=old)
+
+
+def step(name: str) -> Callable[..., Any]:
+    return learner_function("rotation", name)
+
+
+def _stages(sm: Any) -> dict[str, list[str]]:
+    return dict(sm.describe_secret(SecretId=SECRET_ID)["VersionIdsToStages"])
+
+
+def _value(sm: Any, stage: str) -> str:
+    return str(sm.get_secret_value(SecretId=SECRET_ID, VersionStage=stage)["SecretString"])
+
+
+def _pending(sm: Any, token: str = TOKEN) -> str:
+    response = sm.get_secret_value(SecretId=SECRET_ID, VersionId=token, VersionStage="AWSPENDING")
+    return str(response["SecretString"])
+
+
+def _count_reads(sm: Any) -> Counter[str]:
+    calls: Counter[str] = Counter()
+    sm.meta.events.register(
+        "before-call.secrets-manager.GetSecretValue", lambda **_: calls.update(["GetSecretValue"])
+    )
+    return calls
+
+
+def _exception_text(exc: BaseException) -> str:
+    """The message of the exception and of everything chained to it."""
+    parts: list[str] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(parts) < 10:
+        parts.append(f"{type(seen).__name__}: {seen!s} {seen!r}")
+        seen = seen.__cause__ or seen.__context__
+    return "\n".join(parts)
+
+
+def test_create_pending_does_not_replace_awscurrent(setup: Setup) -> None:
+    step("create_pending")(setup.sm, SECRET_ID, TOKEN)
+    stages = _stages(setup.sm)
+    assert stages.get(TOKEN) == ["AWSPENDING"], (
+        f"After create_pending, version {TOKEN} has labels {stages.get(TOKEN)}; expected "
+        "['AWSPENDING']. Pass ClientRequestToken=token and VersionStages=['AWSPENDING'] to "
+        "put_secret_value."
+    )
+    assert _value(setup.sm, "AWSCURRENT") == setup.old_value, (
+        "After create_pending, AWSCURRENT no longer holds the old key: clients would read a "
+        "key the endpoint does not accept yet. That is an outage."
+    )
+
+
+def test_pending_key_is_random_and_long(setup: Setup) -> None:
+    create = step("create_pending")
+    create(setup.sm, SECRET_ID, TOKEN)
+    first = _pending(setup.sm, TOKEN)
+    create(setup.sm, SECRET_ID, TOKEN_2)  # AWSPENDING moves to the second version
+    second = _pending(setup.sm, TOKEN_2)
+    assert len(first) >= 32 and first != setup.old_value, (
+        f"The new key has {len(first)} characters (or equals the old key); make at least 32 "
+        "random characters with the secrets module or get_random_password."
+    )
+    assert first != second, "Two rotations produced the same key: it must be random each time."
+
+
+def test_create_pending_is_idempotent_for_the_same_token(setup: Setup) -> None:
+    create = step("create_pending")
+    create(setup.sm, SECRET_ID, TOKEN)
+    first = _pending(setup.sm)
+    create(setup.sm, SECRET_ID, TOKEN)
+    assert _pending(setup.sm) == first, (
+        "Calling create_pending twice with the same token replaced the pending key. A retried "
+        "step must change nothing: if setSecret already gave the first key to the endpoint, "
+        "the second one would never work. Return early when version `token` exists."
+    )
+    assert len(_stages(setup.sm)) == 2, f"Expected 2 versions, found {_stages(setup.sm)}."
+
+
+def test_set_pending_does_not_revoke_the_current_key(setup: Setup) -> None:
+    step("create_pending")(setup.sm, SECRET_ID, TOKEN)
+    step("set_pending")(setup.sm, SECRET_ID, TOKEN, setup.endpoint)
+    new = _pending(setup.sm)
+    assert setup.endpoint.accepts(new), "After set_pending the endpoint refuses the new key."
+    assert setup.endpoint.accepts(setup.old_value), (
+        "set_pending revoked the old key. Clients still hold it until they re-read the "
+        "secret; during a rotation both keys must work."
+    )
+
+
+def test_verify_pending_is_not_a_no_op(setup: Setup) -> None:
+    step("create_pending")(setup.sm, SECRET_ID, TOKEN)
+    new = _pending(setup.sm)
+    # setSecret was skipped, so the endpoint does not know the new key.
+    with pytest.raises(Exception) as caught:
+        step("verify_pending")(setup.sm, SECRET_ID, TOKEN, setup.endpoint)
+    assert not isinstance(caught.value, NotImplementedError), str(caught.value)
+    text = _exception_text(caught.value)
+    assert new not in text and setup.old_value not in text, (
+        "verify_pending raised an exception whose message (or chained cause) contains the "
+        "API key. Exception text ends up in logs, alerts and tickets: name the secret and the "
+        "token instead."
+    )
+
+
+def test_rotation_leaves_current_previous_and_no_pending(setup: Setup) -> None:
+    step("rotate")(setup.sm, SECRET_ID, TOKEN, setup.endpoint)
+    stages = _stages(setup.sm)
+    current, previous = _value(setup.sm, "AWSCURRENT"), _value(setup.sm, "AWSPREVIOUS")
+    assert stages.get(TOKEN) == ["AWSCURRENT"], (
+        f"After rotate, version {TOKEN} has labels {stages.get(TOKEN)}; expected only "
+        "['AWSCURRENT']. Remove AWSPENDING in finishSecret (update_secret_version_stage with "
+        "RemoveFromVersionId only): a version left pending makes the next rotation fail."
+    )
+    assert not [v for v, labels in stages.items() if "AWSPENDING" in labels], stages
+    assert previous == setup.old_value and current != setup.old_value, (
+        "After rotate, AWSPREVIOUS should hold the old key and AWSCURRENT the new one."
+    )
+    assert setup.endpoint.accepts(current), "The endpoint refuses the new AWSCURRENT key."
+
+
+def test_retried_rotation_changes_nothing(setup: Setup) -> None:
+    rotate = step("rotate")
+    rotate(setup.sm, SECRET_ID, TOKEN, setup.endpoint)
+    before = (_stages(setup.sm), _value(setup.sm, "AWSCURRENT"), _value(setup.sm, "AWSPREVIOUS"))
+    rotate(setup.sm, SECRET_ID, TOKEN, setup.endpoint)
+    after = (_stages(setup.sm), _value(setup.sm, "AWSCURRENT"), _value(setup.sm, "AWSPREVIOUS"))
+    assert after == before, (
+        f"Running rotate again with the same token changed the secret: stages {before[0]} "
+        f"became {after[0]}. Each step must check what is already done (a Lambda is retried)."
+    )
+
+
+def test_new_token_rotates_again(setup: Setup) -> None:
+    rotate = step("rotate")
+    rotate(setup.sm, SECRET_ID, TOKEN, setup.endpoint)
+    first = _value(setup.sm, "AWSCURRENT")
+    rotate(setup.sm, SECRET_ID, TOKEN_2, setup.endpoint)
+    assert _value(setup.sm, "AWSPREVIOUS") == first and _value(setup.sm, "AWSCURRENT") not in (
+        first,
+        setup.old_value,
+    ), (
+        "A second rotation with a new token did not produce a new AWSCURRENT with the first "
+        "rotation's key as AWSPREVIOUS. Is the idempotency check too broad (any pending "
+        "version, rather than version `token`)?"
+    )
+
+
+def _cached(setup: Setup) -> Any:
+    cls = getattr(learner("rotation"), "CachedApiKey", None)
+    if cls is None:
+        pytest.fail("MISSING CLASS: cloudsec/rotation.py has no CachedApiKey.", pytrace=False)
+    return cls(setup.sm, SECRET_ID)
+
+
+def test_cached_key_is_not_read_on_every_call(setup: Setup) -> None:
+    reads = _count_reads(setup.sm)
+    client = _cached(setup)
+    assert reads["GetSecretValue"] == 0, "CachedApiKey() read the secret in its constructor."
+    results = [client.call(lambda key: setup.endpoint.predict(key, FEATURES)) for _ in range(10)]
+    assert results == [0.3] * 10
+    assert reads["GetSecretValue"] == 1, (
+        f"10 calls made {reads['GetSecretValue']} GetSecretValue requests; expected 1. Reading "
+        "Secrets Manager per request adds latency, costs money and hits API rate limits."
+    )
+
+
+def test_cached_key_reads_awscurrent_not_pending(setup: Setup) -> None:
+    step("create_pending")(setup.sm, SECRET_ID, TOKEN)
+    assert _cached(setup).get() == setup.old_value, (
+        "During a rotation CachedApiKey.get() returned something other than AWSCURRENT. "
+        "Read with VersionStage='AWSCURRENT': the pending key may not work yet."
+    )
+
+
+def test_cached_key_survives_rotation(setup: Setup) -> None:
+    client = _cached(setup)
+    assert client.call(lambda key: setup.endpoint.predict(key, FEATURES)) == 0.3
+    step("rotate")(setup.sm, SECRET_ID, TOKEN, setup.endpoint)
+    setup.endpoint.revoke_key(setup.old_value)  # the grace period is over
+    reads = _count_reads(setup.sm)
+    result = client.call(lambda key: setup.endpoint.predict(key, FEATURES))
+    assert result == 0.3, f"After the rotation the call returned {result!r}."
+    assert reads["GetSecretValue"] == 1, (
+        f"After the old key was revoked, one call made {reads['GetSecretValue']} reads; "
+        "expected exactly 1: on Unauthorized, re-read AWSCURRENT once and retry."
+    )
+
+
+def test_cached_key_does_not_retry_forever(setup: Setup) -> None:
+    client = _cached(setup)
+    reads = _count_reads(setup.sm)
+    attempts: list[str] = []
+
+    def always_refused(key: str) -> float:
+        attempts.append(key)
+        if len(attempts) > 5:  # stop a retry loop here rather than at the time limit
+            raise AssertionError("call() retried more than 5 times on Unauthorized")
+        raise Unauthorized("the endpoint rejected the API key")
+
+    with pytest.raises(Unauthorized) as caught:
+        client.call(always_refused)
+    assert len(attempts) == 2 and reads["GetSecretValue"] == 2, (
+        f"With an endpoint that refuses every key, call() tried {len(attempts)} times and read "
+        f"the secret {reads['GetSecretValue']} times; expected 2 and 2 (first try, one refresh, "
+        "one retry), then the Unauthorized raised to the caller."
+    )
+    assert setup.old_value not in _exception_text(caught.value), (
+        "The exception raised by call() contains the API key."
+    )
+
+
+def test_no_secret_in_logs(setup: Setup, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="cloudsec")
+    client = _cached(setup)
+    client.call(lambda key: setup.endpoint.predict(key, FEATURES))
+    step("rotate")(setup.sm, SECRET_ID, TOKEN, setup.endpoint)
+    setup.endpoint.revoke_key(setup.old_value)
+    client.call(lambda key: setup.endpoint.predict(key, FEATURES))
+    new = _value(setup.sm, "AWSCURRENT")
+    ours = [r for r in caplog.records if r.name.startswith("cloudsec")]
+    assert sum(TOKEN in r.getMessage() for r in ours) >= 4, (
+        f"The rotation logged {len(ours)} line(s) from cloudsec, and fewer than 4 name the "
+        "token. Log each step (secret id and token) so that a failed rotation can be traced."
+    )
+    for record in caplog.records:
+        text = f"{record.getMessage()} {record.args!r} {record.exc_text or ''}"
+        for secret in (setup.old_value, new):
+            assert secret not in text, (
+                f"A log record from {record.name} contains an API key: "
+                f"{record.getMessage()[:80]!r}... Log the secret id, version and step, never "
+                "the value: logs are copied to many systems and kept for years."
+            )
+
+
+KEY_SHAPES = {
+    "AWS access key id": re.compile(r"\b(?:AKIA|ASIA|AIDA|AROA|AGPA|ANPA)[A-Z0-9]{16}\b"),
+    "private key": re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
+    "hex secret (32+ hex digits)": re.compile(r"(?<![0-9A-Za-z])[0-9a-fA-F]{32,}(?![0-9A-Za-z])"),
+}
+TOKEN_LIKE = re.compile(r"""["']([A-Za-z0-9+/=_\-]{24,})["']""")
+
+
+def _looks_random(text: str) -> bool:
+    # Random base64 of this length almost surely mixes digits and both cases; identifiers
+    # such as "ApplyServerSideEncryptionByDefault" have no digits.
+    mixed = all(any(test(c) for c in text) for test in (str.isdigit, str.isupper, str.islower))
+    return mixed and _entropy(text) > 4.0
+
+
+def _entropy(text: str) -> float:
+    counts = Counter(text)
+    return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
+
+
+def test_no_key_shaped_strings_in_submission() -> None:
+    manifest = tomllib.loads((LAB_DIR / "lab.toml").read_text("utf-8"))
+    files = sorted(
+        {
+            p
+            for pattern in manifest["submission"]["files"]
+            for p in LAB_DIR.glob(pattern)
+            if p.is_file()
+        }
+    )
+    assert files, "No submission files found; the scan would prove nothing."
+    problems: list[str] = []
+    for path in files:
+        for lineno, line in enumerate(path.read_text("utf-8").splitlines(), start=1):
+            where = f"{path.relative_to(LAB_DIR)}:{lineno}"
+            problems += [
+                f"{where}: looks like an {kind}"
+                for kind, rx in KEY_SHAPES.items()
+                if rx.search(line)
+            ]
+            # A long string literal with high entropy (a base64 secret or API key).
+            problems += [
+                f"{where}: a {len(m)}-character high-entropy string literal"
+                for m in TOKEN_LIKE.findall(line)
+                if _looks_random(m)
+            ]
+    assert not problems, (
+        "These lines look like credentials written into the code:\n  "
+        + "\n  ".join(problems)
+        + "\nSecrets belong in Secrets Manager or the environment, never in source: code is "
+        "copied, pushed and logged, and git keeps every version."
+    )

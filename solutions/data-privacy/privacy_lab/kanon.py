@@ -43,7 +43,7 @@ def generalize_age(age: int, width: int) -> str:
 
 
 def generalize_zip(zip_code: str, keep: int) -> str:
-    """Keep the first ``keep`` digits of a 5-digit zip: ``generalize_zip("02139", 3) == "021**"``."""
+    """The first ``keep`` digits of a 5-digit zip: ``generalize_zip("02139", 3) == "021**"``."""
     digits = str(zip_code).zfill(5)
     return digits[:keep] + "*" * (5 - keep)
 

@@ -1,0 +1,368 @@
+"""Shared fixtures: the labelled PII corpus, seeded generators, and a Feast-backed system.
+
+Nothing here imports the learner's package at module level, and nothing writes into the
+lab folder: generated files go under pytest's tmp_path.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import string
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+LAB = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The grader's plugin registers this marker; registering it here too lets the suite
+    # run under plain pytest while the lab is being written.
+    config.addinivalue_line("markers", "task(n): the lab task a test belongs to")
+
+
+SEED = 20240515
+FIRST_DAY, LAST_DAY = datetime(2022, 1, 1), datetime(2024, 12, 31)
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """A text and its PII: (kind, start, end) triples, offsets into ``text``."""
+
+    text: str
+    pii: list[tuple[str, int, int]] = field(default_factory=list)
+    why: str = "generated"
+
+
+# --------------------------------------------------------------------------- corpus
+
+
+def _nanp(r: random.Random) -> tuple[str, str, str]:
+    area = f"{r.randint(2, 9)}{r.randint(0, 9)}{r.randint(0, 9)}"
+    exchange = f"{r.randint(2, 9)}{r.randint(0, 9)}{r.randint(0, 9)}"
+    return area, exchange, f"{r.randint(0, 9999):04d}"
+
+
+def _phone(r: random.Random) -> str:
+    a, e, n = _nanp(r)
+    styles = [
+        f"({a}) {e}-{n}",
+        f"{a}-{e}-{n}",
+        f"{a}.{e}.{n}",
+        f"+1 {a} {e} {n}",
+        f"1-{a}-{e}-{n}",
+    ]
+    d = "".join(str(r.randint(0, 9)) for _ in range(10))
+    international = [
+        f"+44 20 {d[:4]} {d[4:8]}",
+        f"+33 1 {d[:2]} {d[2:4]} {d[4:6]} {d[6:8]}",
+        f"+49 30 {d[:8]}",
+        f"+91 {r.randint(6, 9)}{d[:4]} {d[4:9]}",
+        f"+81 3-{d[:4]}-{d[4:8]}",
+        f"+61 2 {d[:4]} {d[4:8]}",
+    ]
+    return r.choice(styles + international)
+
+
+def _ssn(r: random.Random) -> str:
+    while True:
+        area = r.randint(1, 899)
+        if area == 666:
+            continue
+        digits = f"{area:03d}{r.randint(1, 99):02d}{r.randint(1, 9999):04d}"
+        if len(set(digits)) > 1 and digits not in {"078051120", "219099999", "123456789"}:
+            sep = r.choice(["-", "-", " "])
+            return f"{digits[:3]}{sep}{digits[3:5]}{sep}{digits[5:]}"
+
+
+def _group_card(number: str, r: random.Random) -> str:
+    sep = r.choice(["", " ", "-"])
+    if not sep:
+        return number
+    if len(number) == 15:  # Amex prints 4-6-5
+        return f"{number[:4]}{sep}{number[4:10]}{sep}{number[10:]}"
+    return sep.join(number[i : i + 4] for i in range(0, len(number), 4))
+
+
+def _group_iban(iban: str, r: random.Random) -> str:
+    if r.random() < 0.5:
+        return iban
+    return " ".join(iban[i : i + 4] for i in range(0, len(iban), 4))
+
+
+TEMPLATES = [
+    "Please contact {name} at {EMAIL} or {PHONE} about order ORD-{order}.",
+    "Customer {name} (SSN {SSN}) updated their address on {date}.",
+    "Refund {amount} USD to card {CREDIT_CARD} for invoice {order}.",
+    "Wire transfer from {IBAN} received on {date}, reference {order}.",
+    "Failed login for {EMAIL} from {IPV4} at {time}.",
+    "{name} called from {PHONE}; callback requested before {date}.",
+    "Ticket {order}: user {EMAIL} reports card {CREDIT_CARD} declined at {time}.",
+    "KYC record: {name}, SSN {SSN}, IBAN {IBAN}, last IP {IPV4}.",
+    'Support chat {order}: "my number is {PHONE} and email {EMAIL}".',
+    "Session {order} opened from {IPV4}; payout account {IBAN}.",
+]
+
+
+def _positives(n: int) -> list[Labelled]:
+    from faker import Faker
+
+    Faker.seed(SEED)
+    fake = Faker("en_US")
+    ibans = [Faker(loc) for loc in ("en_GB", "de_DE", "fr_FR", "nl_NL", "es_ES")]
+    for i, f in enumerate(ibans):
+        f.seed_instance(SEED + i)
+    r = random.Random(SEED)
+    makers = {
+        "EMAIL": lambda: r.choice([fake.email, fake.free_email, fake.company_email])(),
+        "PHONE": lambda: _phone(r),
+        "SSN": lambda: _ssn(r),
+        "CREDIT_CARD": lambda: _group_card(
+            fake.credit_card_number(r.choice(["visa16", "mastercard", "amex", "discover"])), r
+        ),
+        "IBAN": lambda: _group_iban(r.choice(ibans).iban(), r),
+        "IPV4": lambda: r.choice([fake.ipv4_public, fake.ipv4_private])(),
+    }
+    corpus = []
+    for _ in range(n):
+        template = r.choice(TEMPLATES)
+        text, pii = "", []
+        for literal, name, _spec, _conv in string.Formatter().parse(template):
+            text += literal
+            if name is None:
+                continue
+            if name in makers:
+                value = makers[name]()
+                pii.append((name, len(text), len(text) + len(value)))
+            else:
+                value = {
+                    "name": fake.name,
+                    "order": lambda: f"{r.randint(10000, 99999)}-{r.randint(100, 999)}",
+                    # absolute bounds: relative ones ("-2y") would change the corpus daily
+                    "date": lambda: fake.date_between(FIRST_DAY, LAST_DAY).isoformat(),
+                    "time": lambda: fake.date_time_between(FIRST_DAY, LAST_DAY).isoformat(" "),
+                    "amount": lambda: f"{r.randint(1, 9999)}.{r.randint(0, 99):02d}",
+                }[name]()
+            text += value
+        corpus.append(Labelled(text, pii))
+    return corpus
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+def _generated_negatives() -> list[Labelled]:
+    """Numbers that look like PII but fail a validator, plus ISBNs and timestamps."""
+    from faker import Faker
+
+    Faker.seed(SEED + 1)
+    fake = Faker("en_US")
+    r = random.Random(SEED + 1)
+    out = []
+    for _ in range(20):
+        card = fake.credit_card_number(r.choice(["visa16", "mastercard", "discover"]))
+        bad = card[:-1] + str((int(card[-1]) + r.randint(1, 9)) % 10)
+        assert not _luhn_ok(bad)
+        out.append(Labelled(f"Card {_group_card(bad, r)} was typed wrong.", why="fails Luhn"))
+    invalid_ssns = [
+        lambda: f"000-{r.randint(1, 99):02d}-{r.randint(1, 9999):04d}",
+        lambda: f"666-{r.randint(1, 99):02d}-{r.randint(1, 9999):04d}",
+        lambda: f"{r.randint(900, 999)}-{r.randint(1, 99):02d}-{r.randint(1, 9999):04d}",
+        lambda: f"{r.randint(1, 665):03d}-00-{r.randint(1, 9999):04d}",
+        lambda: f"{r.randint(1, 665):03d}-{r.randint(1, 99):02d}-0000",
+    ]
+    for i in range(20):
+        out.append(Labelled(f"Form field: {invalid_ssns[i % 5]()}", why="invalid SSN"))
+    gb = Faker("en_GB")
+    gb.seed_instance(SEED)
+    for _ in range(10):
+        iban = gb.iban()
+        check = (int(iban[2:4]) + r.randint(1, 50)) % 100
+        out.append(Labelled(f"Account {iban[:2]}{check:02d}{iban[4:]} on file.", why="bad mod-97"))
+    for _ in range(10):
+        isbn = fake.isbn13().replace("-", "")
+        out.append(Labelled(f"Book ISBN {isbn} is out of stock.", why="ISBN-13"))
+    for _ in range(10):
+        ms = r.randint(1_500_000_000_000, 1_800_000_000_000)
+        out.append(Labelled(f"Event ts={ms} ({r.randint(1_500_000_000, 1_800_000_000)} s)"))
+    for _ in range(10):
+        out.append(Labelled(f"Order ORD-{r.randint(2019, 2025)}-{r.randint(0, 999999):06d} paid"))
+    return out
+
+
+def _hard_cases() -> tuple[list[Labelled], list[Labelled]]:
+    positives, negatives = [], []
+    for line in (LAB / "data" / "hard_cases.jsonl").read_text(encoding="utf-8").splitlines():
+        case = json.loads(line)
+        text = case["text"]
+        pii = []
+        for item in case["pii"]:
+            start = text.index(item["value"])
+            pii.append((item["kind"], start, start + len(item["value"])))
+        (positives if pii else negatives).append(Labelled(text, pii, case["why"]))
+    return positives, negatives
+
+
+@dataclass(frozen=True)
+class Corpus:
+    positives: list[Labelled]
+    negatives: list[Labelled]
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Corpus:
+    hard_pos, hard_neg = _hard_cases()
+    return Corpus(_positives(300) + hard_pos, hard_neg + _generated_negatives())
+
+
+@pytest.fixture
+def rng_factory():
+    import numpy as np
+
+    return lambda seed=SEED: np.random.default_rng(seed)
+
+
+# --------------------------------------------------------------------------- Feast system
+
+NOW = datetime(2025, 6, 1, tzinfo=UTC)
+FEATURE_VIEWS = ("user_stats", "user_recency")
+
+
+@pytest.fixture(scope="session")
+def feast_api() -> Any:
+    """Feast takes ~6 s to import, so only the task-5 tests pay for it, once."""
+    import feast
+    from feast.infra.online_stores.sqlite import SqliteOnlineStoreConfig
+
+    return feast, SqliteOnlineStoreConfig
+
+
+@dataclass
+class World:
+    """A small product: raw events, derived features, a materialised Feast online store."""
+
+    root: Path
+    now: datetime
+    system: Any  # the learner's privacy_lab.forget.DataSystem
+    events: Any  # the raw events as generated (a pandas DataFrame)
+    subject: str
+    subject_email: str
+
+
+def build_world(root: Path, feast_api: Any) -> World:
+    import pandas as pd
+    from faker import Faker
+    from feast import Entity, FeatureStore, FeatureView, Field, FileSource, RepoConfig
+    from feast.types import Float64, Int64
+    from feast.value_type import ValueType
+    from privacy_lab.forget import DataSystem
+
+    _, sqlite_config = feast_api
+    Faker.seed(SEED)
+    fake = Faker("en_US")
+    r = random.Random(SEED)
+    rows = []
+    users = [f"user-{r.getrandbits(32):08x}" for _ in range(30)]
+    for n, user in enumerate(users):
+        email = fake.unique.email()
+        # The subject (users[0]) has events in every monthly file.
+        days = [5, 40, 70] if n == 0 else [r.randint(1, 85) for _ in range(r.randint(2, 5))]
+        for d in days:
+            rows.append(
+                {
+                    "user_id": user,
+                    "email": email,
+                    "ip": fake.ipv4_public(),
+                    "amount": round(r.uniform(1, 500), 2),
+                    "event_ts": NOW - timedelta(days=d, minutes=r.randint(0, 1000)),
+                }
+            )
+    events = pd.DataFrame(rows)
+    events["event_ts"] = pd.to_datetime(events["event_ts"], utc=True)
+    raw_dir = root / "raw"
+    raw_dir.mkdir(parents=True)
+    for month, part in events.groupby(events["event_ts"].dt.strftime("%Y-%m")):
+        part.reset_index(drop=True).to_parquet(raw_dir / f"events-{month}.parquet", index=False)
+
+    features = (
+        events.groupby("user_id")
+        .agg(total_amount=("amount", "sum"), n_events=("amount", "size"), last=("event_ts", "max"))
+        .reset_index()
+    )
+    features["days_since_last"] = (NOW - features.pop("last")).dt.days.astype("int64")
+    features["event_timestamp"] = NOW - timedelta(hours=1)
+    features_path = root / "features" / "user_features.parquet"
+    features_path.parent.mkdir()
+    features.to_parquet(features_path, index=False)
+
+    repo = root / "feast"
+    repo.mkdir()
+    store = FeatureStore(
+        config=RepoConfig(
+            project="privacy_lab",
+            provider="local",
+            registry=str(repo / "registry.db"),
+            online_store=sqlite_config(path=str(repo / "online.db")),
+            offline_store={"type": "file"},
+            entity_key_serialization_version=3,
+            repo_path=repo,
+        )
+    )
+    user = Entity(name="user", join_keys=["user_id"], value_type=ValueType.STRING)
+    source = FileSource(path=str(features_path), timestamp_field="event_timestamp")
+    stats = FeatureView(
+        name="user_stats",
+        entities=[user],
+        ttl=timedelta(days=365),
+        schema=[Field(name="total_amount", dtype=Float64), Field(name="n_events", dtype=Int64)],
+        source=source,
+    )
+    recency = FeatureView(
+        name="user_recency",
+        entities=[user],
+        ttl=timedelta(days=365),
+        schema=[Field(name="days_since_last", dtype=Int64)],
+        source=source,
+    )
+    store.apply([user, stats, recency])
+    store.materialize(NOW - timedelta(days=7), NOW)
+    system = DataSystem(
+        raw_dir=raw_dir,
+        features_path=features_path,
+        store=store,
+        feature_views=FEATURE_VIEWS,
+        audit_log=root / "audit.jsonl",
+    )
+    subject_email = events.loc[events.user_id == users[0], "email"].iloc[0]
+    return World(root, NOW, system, events, users[0], subject_email)
+
+
+ONLINE_FEATURES = ["user_stats:total_amount", "user_stats:n_events", "user_recency:days_since_last"]
+
+
+def online_values(store: Any, user_ids: list[str]) -> dict[str, list[Any]]:
+    """What Feast serves right now for ``user_ids``."""
+    return store.get_online_features(
+        features=ONLINE_FEATURES, entity_rows=[{"user_id": u} for u in user_ids]
+    ).to_dict()
+
+
+@pytest.fixture(scope="session")
+def make_world(feast_api: Any) -> Any:
+    """``make_world(folder)`` builds a fresh World under ``folder`` (0.2 s once Feast is loaded)."""
+    return lambda root: build_world(root, feast_api)
+
+
+@pytest.fixture(scope="session")
+def served() -> Any:
+    """``served(store, user_ids)``: the online feature values Feast returns for them."""
+    return online_values

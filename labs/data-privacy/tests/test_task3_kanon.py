@@ -1,0 +1,162 @@
+"""Task 3: k-anonymity by generalisation and bounded suppression."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+pytestmark = pytest.mark.task(3)
+
+QI = ["age", "zip", "visit_date"]
+
+
+@pytest.fixture
+def kanon():
+    from privacy_lab import kanon
+
+    return kanon
+
+
+def _patients(n: int = 400, seed: int = 11):
+    """A clinic table in which almost every row is unique on (age, zip, visit_date)."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    prefixes = ["021", "100", "606", "941", "981", "303", "773", "850"]
+    return pd.DataFrame(
+        {
+            "patient": [f"p{i:04d}" for i in range(n)],
+            "age": rng.integers(18, 90, n),
+            "zip": [f"{rng.choice(prefixes)}{rng.integers(0, 100):02d}" for _ in range(n)],
+            "visit_date": pd.to_datetime("2024-01-01")
+            + pd.to_timedelta(rng.integers(0, 366, n), unit="D"),
+            "diagnosis": rng.choice(["flu", "asthma", "diabetes", "migraine", "fracture"], n),
+        }
+    )
+
+
+def _k(table, qis) -> int:
+    """The test's own k: the smallest group on the quasi-identifiers only."""
+    return int(table.groupby(list(qis)).size().min()) if len(table) else 0
+
+
+def test_k_of_ignores_the_sensitive_column(kanon):
+    import pandas as pd
+
+    table = pd.DataFrame(
+        {
+            "age": ["30-39"] * 3 + ["40-49"] * 3,
+            "zip": ["021**"] * 3 + ["100**"] * 3,
+            "diagnosis": ["flu", "asthma", "flu", "diabetes", "flu", "migraine"],
+        }
+    )
+    got = kanon.k_of(table, ["age", "zip"])
+    assert got == 3, (
+        f"k_of(table, ['age', 'zip']) returned {got}, expected 3: both groups of quasi-"
+        "identifiers hold 3 people. Group on the quasi-identifiers only; the diagnosis is the "
+        "secret being protected, not something an attacker links on."
+    )
+
+
+def test_k_of_is_the_smallest_group(kanon):
+    import pandas as pd
+
+    table = pd.DataFrame({"age": [30, 30, 40, 40, 40, 50], "zip": ["a"] * 6})
+    got = kanon.k_of(table, ["age", "zip"])
+    assert got == 1, f"k_of returned {got}, expected 1: the 50-year-old is alone in their group"
+
+
+def test_generalisers_make_aligned_bands_prefixes_and_months(kanon):
+    cases = [
+        (kanon.generalize_age, (37, 10), "30-39"),
+        (kanon.generalize_age, (35, 5), "35-39"),
+        (kanon.generalize_age, (7, 10), "0-9"),
+        (kanon.generalize_age, (61, 20), "60-79"),
+        (kanon.generalize_zip, ("02139", 3), "021**"),
+        (kanon.generalize_zip, ("94110", 4), "9411*"),
+        (kanon.generalize_date, ("2024-03-15", "month"), "2024-03"),
+        (kanon.generalize_date, ("2024-03-15", "year"), "2024"),
+    ]
+    for fn, args, expected in cases:
+        got = fn(*args)
+        assert got == expected, f"{fn.__name__}{args} returned {got!r}, expected {expected!r}"
+
+
+def test_result_is_k_anonymous_on_the_quasi_identifiers(kanon):
+    table = _patients()
+    for k in (2, 5, 10):
+        result = kanon.k_anonymize(table, QI, k=k, max_suppression=0.05)
+        got = _k(result.table, QI)
+        assert got >= k, (
+            f"k_anonymize(k={k}) returned a table whose smallest group on {QI} has {got} rows; "
+            f"every combination of quasi-identifiers must be shared by at least {k} people"
+        )
+
+
+def test_suppression_stays_within_the_budget_and_is_reported(kanon):
+    table = _patients()
+    for budget in (0.0, 0.02, 0.1):
+        result = kanon.k_anonymize(table, QI, k=5, max_suppression=budget)
+        dropped = len(table) - len(result.table)
+        allowed = math.floor(budget * len(table))
+        assert dropped <= allowed, (
+            f"k_anonymize(k=5, max_suppression={budget}) dropped {dropped} of {len(table)} rows; "
+            f"the budget allows {allowed}. Generalise further instead of deleting people."
+        )
+        assert result.suppressed == dropped, (
+            f"k_anonymize reported suppressed={result.suppressed} but {dropped} rows are missing; "
+            "dropping rows silently hides bias from whoever uses the table"
+        )
+
+
+def test_grouping_on_the_sensitive_column_is_not_needed(kanon):
+    import pandas as pd
+
+    # Already 3-anonymous on the quasi-identifiers; the diagnoses differ inside each group.
+    table = pd.DataFrame(
+        {
+            "age": [34, 34, 34, 51, 51, 51],
+            "zip": ["02139"] * 3 + ["94110"] * 3,
+            "visit_date": ["2024-03-15"] * 3 + ["2024-07-01"] * 3,
+            "diagnosis": ["flu", "asthma", "migraine", "flu", "diabetes", "fracture"],
+        }
+    )
+    result = kanon.k_anonymize(table, QI, k=3, max_suppression=0.0)
+    assert result.levels == {"age": 0, "zip": 0, "visit_date": 0} and result.suppressed == 0, (
+        f"k_anonymize(k=3) on a table that is already 3-anonymous returned levels "
+        f"{result.levels} and suppressed {result.suppressed}; expected no generalisation. "
+        "Did you group on the diagnosis too? It is the sensitive value, not a quasi-identifier."
+    )
+
+
+def test_sensitive_and_other_columns_are_untouched(kanon):
+    table = _patients()
+    result = kanon.k_anonymize(table, QI, k=5, max_suppression=0.05)
+    kept = table.set_index("patient").loc[result.table["patient"]]
+    assert result.table["diagnosis"].tolist() == kept["diagnosis"].tolist(), (
+        "k_anonymize changed the diagnosis column; generalise only the quasi-identifiers"
+    )
+    assert set(result.table.columns) == set(table.columns), (
+        f"k_anonymize returned columns {sorted(result.table.columns)}, "
+        f"expected {sorted(table.columns)}"
+    )
+
+
+def test_does_not_generalise_more_than_needed(kanon):
+    table = _patients()
+    result = kanon.k_anonymize(table, QI, k=5, max_suppression=0.05)
+    stars = [q for q in QI if (result.table[q].astype(str) == "*").all()]
+    groups = result.table.groupby(QI).ngroups
+    assert len(stars) < len(QI) and groups >= 8, (
+        f"k_anonymize(k=5) kept only {groups} distinct quasi-identifier groups (levels "
+        f"{result.levels}); a table that says nothing is k-anonymous but useless. Search the "
+        "levels from the least general upwards and stop at the first that works."
+    )
+
+
+def test_impossible_request_raises_instead_of_returning_nothing(kanon):
+    table = _patients(n=4)
+    with pytest.raises(ValueError):
+        kanon.k_anonymize(table, QI, k=5, max_suppression=0.5)

@@ -1,0 +1,166 @@
+"""Task 4: differential privacy with the Laplace mechanism and a budget accountant.
+
+The statistical tests use a seeded generator and accept anything within 3 standard errors
+of the expected value, so a correct mechanism passes and a wrong scale fails by a wide
+margin. For Laplace noise of scale b: E|X| = b and sd|X| = b.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+pytestmark = pytest.mark.task(4)
+
+
+@pytest.fixture
+def dp():
+    from privacy_lab import dp
+
+    return dp
+
+
+def _queries(dp, values, rng, budget=1e9):
+    return dp.PrivateQueries(values, dp.PrivacyAccountant(budget), rng)
+
+
+def _mad(draws, center):
+    return sum(abs(d - center) for d in draws) / len(draws)
+
+
+@pytest.mark.parametrize(("sensitivity", "epsilon"), [(1.0, 0.5), (4.0, 1.0), (1.0, 4.0)])
+def test_noise_scale_is_sensitivity_over_epsilon(dp, rng_factory, sensitivity, epsilon):
+    rng = rng_factory()
+    n = 20_000
+    draws = [dp.laplace_mechanism(100.0, sensitivity, epsilon, rng) for _ in range(n)]
+    b = sensitivity / epsilon
+    mad = _mad(draws, 100.0)
+    tolerance = 3 * b / math.sqrt(n)
+    assert abs(mad - b) <= tolerance, (
+        f"laplace_mechanism(100, sensitivity={sensitivity}, epsilon={epsilon}) has mean absolute "
+        f"noise {mad:.3f} over {n} draws; Laplace noise of scale sensitivity/epsilon = {b:g} "
+        f"has mean absolute value {b:g} (± {tolerance:.3f}). "
+        + (
+            "It looks like epsilon/sensitivity."
+            if abs(mad - epsilon / sensitivity) < tolerance
+            else ""
+        )
+    )
+    mean = sum(draws) / n
+    assert abs(mean - 100.0) <= 3 * b * math.sqrt(2 / n), (
+        f"the noisy answers average {mean:.3f}, expected 100: the noise must be centred on zero"
+    )
+
+
+def test_count_noise_has_scale_one_over_epsilon(dp, rng_factory):
+    q = _queries(dp, list(range(250)), rng_factory())
+    n, epsilon = 5_000, 0.5
+    mad = _mad([q.count(epsilon) for _ in range(n)], 250)
+    b = 1 / epsilon
+    assert abs(mad - b) <= 3 * b / math.sqrt(n), (
+        f"count(epsilon=0.5) over 250 values has mean absolute error {mad:.3f}, expected "
+        f"{b:g}: one person changes a count by 1, so the sensitivity is 1 and the scale 1/ε"
+    )
+
+
+def test_sum_clips_each_value_to_the_bounds(dp, rng_factory):
+    values = [10.0] * 99 + [1_000_000.0]
+    q = _queries(dp, values, rng_factory())
+    got = q.sum(epsilon=1e4, lower=0.0, upper=100.0)
+    assert abs(got - 1090.0) < 1.0, (
+        f"sum(ε=10000, lower=0, upper=100) over 99×10 and one 1,000,000 returned {got:.1f}, "
+        "expected about 1090 (the outlier clipped to 100). Without clipping one person can move "
+        "the sum without limit, and no finite noise hides them."
+    )
+
+
+def test_sum_noise_scale_comes_from_the_clipping_bound(dp, rng_factory):
+    values = [float(v % 50) for v in range(300)]
+    q = _queries(dp, values, rng_factory())
+    n, epsilon, upper = 4_000, 1.0, 50.0
+    true = sum(min(max(v, 0.0), upper) for v in values)
+    mad = _mad([q.sum(epsilon, lower=0.0, upper=upper) for _ in range(n)], true)
+    b = upper / epsilon
+    assert abs(mad - b) <= 3 * b / math.sqrt(n), (
+        f"sum(ε=1, lower=0, upper=50) has mean absolute error {mad:.2f}, expected {b:g}: after "
+        "clipping to [0, 50] one person moves the sum by at most 50, so the scale is 50/ε"
+    )
+
+
+def test_mean_is_clipped_and_charges_epsilon_once(dp, rng_factory):
+    values = [20.0] * 999 + [1e9]
+    accountant = dp.PrivacyAccountant(1e4)
+    q = dp.PrivateQueries(values, accountant, rng_factory())
+    got = q.mean(1e4, lower=0.0, upper=100.0)
+    expected = (20.0 * 999 + 100.0) / 1000
+    assert abs(got - expected) < 0.5, (
+        f"mean(ε=10000, lower=0, upper=100) returned {got:.3f}, expected about {expected:.2f}: "
+        "clip every value before averaging"
+    )
+    assert accountant.remaining == pytest.approx(0.0, abs=1e-6), (
+        f"after mean(ε=10000) on a budget of 10000 the accountant has {accountant.remaining} left; "
+        "a mean that splits ε between its sum and its count spends ε in total, not more or less"
+    )
+
+
+def test_repeated_calls_do_not_reuse_the_same_noise(dp, rng_factory):
+    rng = rng_factory()
+    people = [float(v) for v in range(100)]
+    with_alice = _queries(dp, people, rng)
+    without_alice = _queries(dp, people[:-1], rng)
+    first, second = with_alice.count(0.1), with_alice.count(0.1)
+    assert first != second, (
+        f"two calls to count(0.1) returned the same value {first}; each answer needs fresh noise "
+        "from the generator, or repeating a query gives the attacker nothing new while the "
+        "accountant still charges for it, and differencing attacks become exact"
+    )
+    difference = with_alice.count(0.1) - without_alice.count(0.1)
+    assert abs(difference - 1.0) > 1e-9, (
+        "count with Alice minus count without Alice is exactly 1: the same noise was added to "
+        "both answers, which reveals that Alice is in the data"
+    )
+
+
+def test_the_generator_is_injected_and_used(dp, rng_factory):
+    a = _queries(dp, [1.0] * 50, rng_factory(7)).count(1.0)
+    b = _queries(dp, [1.0] * 50, rng_factory(7)).count(1.0)
+    c = _queries(dp, [1.0] * 50, rng_factory(8)).count(1.0)
+    assert a == b, f"the same seed gave {a} and {b}; draw all noise from the rng you are given"
+    assert a != c, f"seeds 7 and 8 both gave {a}; the noise does not come from the given rng"
+
+
+def test_answering_after_the_budget_is_spent_is_refused(dp, rng_factory):
+    accountant = dp.PrivacyAccountant(1.0)
+    q = dp.PrivateQueries([1.0, 2.0, 3.0], accountant, rng_factory())
+    q.count(0.4)
+    q.sum(0.4, lower=0.0, upper=5.0)
+    with pytest.raises(dp.BudgetExceeded):
+        q.mean(0.3, lower=0.0, upper=5.0)
+    assert accountant.spent == pytest.approx(0.8), (
+        f"after a refused query the accountant shows spent={accountant.spent}, expected 0.8: "
+        "a refused query reveals nothing and must cost nothing"
+    )
+    q.count(0.2)
+    with pytest.raises(dp.BudgetExceeded):
+        q.count(0.01)
+
+
+def test_budget_tolerates_float_rounding(dp):
+    accountant = dp.PrivacyAccountant(0.3)
+    accountant.spend(0.1)
+    accountant.spend(0.2)  # 0.1 + 0.2 == 0.30000000000000004 in floating point
+    assert accountant.remaining == pytest.approx(0.0, abs=1e-9)
+    ten = dp.PrivacyAccountant(1.0)
+    for _ in range(10):
+        ten.spend(0.1)
+    with pytest.raises(dp.BudgetExceeded):
+        ten.spend(0.1)
+
+
+def test_non_positive_epsilon_is_rejected(dp):
+    accountant = dp.PrivacyAccountant(1.0)
+    for bad in (0.0, -0.5):
+        with pytest.raises(ValueError):
+            accountant.spend(bad)
+    assert accountant.spent == 0.0, "a rejected epsilon changed the amount spent"

@@ -14,6 +14,7 @@ import io
 import logging
 import os
 import secrets
+import socket
 import subprocess
 import tarfile
 import tempfile
@@ -56,15 +57,35 @@ def _client(timeout: int = 120) -> docker.DockerClient:
     return docker.from_env(timeout=timeout)
 
 
+def _unix_socket_answers(path: str) -> bool:
+    """Whether something accepts connections on ``path``, using a socket we always close.
+
+    The SDK leaves its socket open when ``connect`` fails, so a dead socket is probed here.
+    """
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(5)
+        try:
+            probe.connect(path)
+        except OSError:
+            return False
+    return True
+
+
 def engine_problem() -> str | None:
     """``None`` when an engine answers, otherwise a sentence saying which one did not."""
     host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if host.startswith("unix://") and not _unix_socket_answers(host.removeprefix("unix://")):
+        return f"No Docker engine answered at {host}."
     try:
         client = _client(timeout=5)
-        client.ping()
-        client.close()
     except (DockerException, requests.RequestException, OSError):
         return f"No Docker engine answered at {host}."
+    try:
+        client.ping()
+    except (DockerException, requests.RequestException, OSError):
+        return f"No Docker engine answered at {host}."
+    finally:
+        client.close()
     return None
 
 

@@ -131,10 +131,11 @@ def generate(
         entries.append((ingest, tick, payload))
 
     for i in range(n_events):
-        # Skewed users: a few are very active, many are sparse (days without events).
-        user = min(int(rng.paretovariate(1.2)) - 1, n_users - 1) if rng.random() < 0.5 else (
-            rng.randrange(n_users)
-        )
+        # Skewed users: half the events pick a user uniformly, half favour low ids
+        # (the busiest user has about (1/n_users)^(1/3) / 2 of all events), so there
+        # are heavy users and sparse ones with days without events.
+        skewed = rng.random() < 0.5
+        user = int(n_users * rng.random() ** 3) if skewed else rng.randrange(n_users)
         event_ts = start + timedelta(seconds=rng.randrange(span))
         etype = _pick_type(rng)
         amount: object = round(rng.lognormvariate(3.0, 1.0), 2) if etype == "purchase" else None

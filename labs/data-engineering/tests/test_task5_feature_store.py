@@ -1,0 +1,237 @@
+"""Task 5: a Feast feature store over the ETL output, offline (training) and online."""
+
+from __future__ import annotations
+
+import math
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+pytestmark = [
+    pytest.mark.task(5),
+    # Feast's Dask-based file store emits pandas deprecation notices that are not ours.
+    pytest.mark.filterwarnings("ignore::FutureWarning"),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+]
+
+TTL = timedelta(days=3)
+# Half a second past the minute: no event sits exactly on a TTL or window boundary.
+ONLINE_AT = datetime(2024, 3, 26, 12, 0, 0, 500_000, tzinfo=UTC)
+FEATURES = ("user_events_7d", "user_amount_7d")
+
+
+@pytest.fixture(scope="module")
+def feature_source(oracle: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The features table laid out like the ETL output: Parquet partitioned by event_date."""
+    path = tmp_path_factory.mktemp("feature_source") / "events"
+    oracle.db.execute(
+        f"""
+        COPY (SELECT event_id, user_id, event_ts, user_events_7d, user_amount_7d, event_date
+              FROM features)
+        TO '{path}' (FORMAT parquet, PARTITION_BY (event_date))
+        """
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def labels(oracle: Any) -> pd.DataFrame:
+    """Entity rows to build a training set for: (user_id, event_timestamp, label)."""
+    rng = random.Random(11)
+    users = sorted(oracle.df("SELECT DISTINCT user_id FROM features")["user_id"].astype(int))
+    firsts = oracle.df("SELECT user_id, min(event_ts) AS first FROM features GROUP BY ALL")
+    start = datetime(2024, 3, 1, tzinfo=UTC)
+    rows = [
+        (
+            rng.choice(users),
+            start + timedelta(seconds=rng.randrange(30 * 86_400), microseconds=500_000),
+        )
+        for _ in range(150)
+    ]
+    # Before the user's first event: no feature value exists yet.
+    rows += [
+        (int(r.user_id), r.first.to_pydatetime() - timedelta(hours=5, microseconds=500_000))
+        for r in firsts.head(6).itertuples()
+    ]
+    # Long after the data ends: every value is older than the TTL.
+    rows += [(u, datetime(2024, 4, 9, 8, 0, 0, 500_000, tzinfo=UTC)) for u in users[:5]]
+    # The same (user, timestamp) twice, with different labels.
+    rows += rows[:6]
+    rng.shuffle(rows)
+    return pd.DataFrame(
+        {
+            "user_id": pd.Series([u for u, _ in rows], dtype="int64"),
+            "event_timestamp": pd.to_datetime([t for _, t in rows], utc=True),
+            "label": range(len(rows)),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def expected(oracle: Any, labels: pd.DataFrame) -> pd.DataFrame:
+    """Point-in-time answer: the latest feature row in [t - TTL, t] for each label row."""
+    oracle.db.register("labels", labels)
+    return oracle.df(
+        f"""
+        SELECT l.label,
+               arg_max(f.user_events_7d, f.event_ts) AS user_events_7d,
+               arg_max(f.user_amount_7d, f.event_ts) AS user_amount_7d,
+               bool_or(f.event_ts IS NOT NULL) AS in_ttl,
+               (SELECT arg_max(a.user_events_7d, a.event_ts) FROM features a
+                 WHERE a.user_id = l.user_id) AS latest_ever
+        FROM labels l
+        LEFT JOIN features f
+          ON f.user_id = l.user_id
+         AND f.event_ts <= l.event_timestamp
+         AND f.event_ts >= l.event_timestamp - INTERVAL {int(TTL.total_seconds())} SECOND
+        GROUP BY l.label, l.user_id, l.event_timestamp
+        ORDER BY l.label
+        """
+    ).set_index("label")
+
+
+@pytest.fixture(scope="module")
+def store(feature_source: Path, lab: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    repo = tmp_path_factory.mktemp("feast_repo")
+    return lab.attempt(
+        "etl_lab.feature_store.build_store(repo_dir, source_path)",
+        lambda: lab.learner("feature_store").build_store(repo, feature_source),
+    )
+
+
+@pytest.fixture(scope="module")
+def training(store: Any, labels: pd.DataFrame, lab: Any) -> Any:
+    return lab.attempt(
+        "etl_lab.feature_store.training_set(store, entity_df)",
+        lambda: lab.learner("feature_store").training_set(store.get(), labels.copy()),
+    )
+
+
+def _value(x: Any) -> float | None:
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) or x is pd.NA else float(x)
+
+
+def _pair(df: pd.DataFrame, key: Any) -> tuple[float | None, float | None]:
+    return (_value(df.at[key, "user_events_7d"]), _value(df.at[key, "user_amount_7d"]))
+
+
+def _check_columns(df: pd.DataFrame) -> None:
+    missing = {"user_id", "event_timestamp", "label", *FEATURES} - set(df.columns)
+    assert not missing, f"training_set() returned columns {list(df.columns)}; missing {missing}."
+
+
+def test_training_set_keeps_every_entity_row(training: Any, labels: pd.DataFrame) -> None:
+    got = training.get()
+    _check_columns(got)
+    assert len(got) == len(labels), (
+        f"training_set() returned {len(got)} rows for {len(labels)} entity rows. Feast's file "
+        "offline store silently drops rows whose user has data, but none within the TTL "
+        "before the row's timestamp, and collapses repeated (user_id, timestamp) rows. "
+        "Compare the counts, and restore the missing rows (with null features) by joining "
+        "the result back onto your entity rows."
+    )
+    assert list(got["label"]) == list(labels["label"]), (
+        "training_set() returned the entity rows in a different order (compare the label "
+        "column). Labels and features must stay aligned row by row: return the rows in the "
+        "order they came in."
+    )
+
+
+def test_training_set_does_not_leak_future_values(training: Any, expected: pd.DataFrame) -> None:
+    got = training.get()
+    _check_columns(got)
+    got = got.drop_duplicates("label").set_index("label")
+    known = expected[expected["in_ttl"]]
+    wrong = [
+        f"label {lbl}: got user_events_7d={_value(got.at[lbl, 'user_events_7d'])}, expected "
+        f"{_value(row.user_events_7d)}"
+        for lbl, row in known.iterrows()
+        if lbl in got.index
+        and (
+            _value(got.at[lbl, "user_events_7d"]) != _value(row.user_events_7d)
+            or not math.isclose(
+                _value(got.at[lbl, "user_amount_7d"]) or 0.0, _value(row.user_amount_7d) or 0.0
+            )
+        )
+    ]
+    leaks = sum(
+        1
+        for lbl, row in known.iterrows()
+        if lbl in got.index
+        and _value(got.at[lbl, "user_events_7d"]) == _value(row.latest_ever)
+        and _value(row.latest_ever) != _value(row.user_events_7d)
+    )
+    assert not wrong, (
+        f"{len(wrong)} of {len(known)} rows have features other than the latest value known "
+        f"at the row's timestamp, e.g. {wrong[:2]}"
+        + (f"; {leaks} of them hold the user's latest value ever, from the future" if leaks else "")
+        + ". A plain join on user_id hands the model values it could not have seen at "
+        "prediction time; use Feast's point-in-time join, get_historical_features()."
+    )
+
+
+def test_ttl_is_respected(training: Any, expected: pd.DataFrame) -> None:
+    got = training.get()
+    _check_columns(got)
+    got = got.drop_duplicates("label").set_index("label")
+    stale = expected[~expected["in_ttl"]]
+    assert len(stale) > 5, "test data must contain rows without a value inside the TTL"
+    filled = [
+        lbl
+        for lbl in stale.index
+        if lbl in got.index and _value(got.at[lbl, "user_events_7d"]) is not None
+    ]
+    assert not filled, (
+        f"{len(filled)} of {len(stale)} rows got feature values although the user's latest "
+        "value is older than the 3-day TTL, or does not exist yet at the row's timestamp "
+        f"(labels {filled[:4]}). Those rows must keep null features: a stale value is "
+        "wrong in a way the model cannot see."
+    )
+
+
+def test_online_features_equal_latest_offline_values(store: Any, oracle: Any, lab: Any) -> None:
+    module = lab.learner("feature_store")
+    fs = store.get()
+    users = sorted(oracle.df("SELECT DISTINCT user_id FROM features")["user_id"].astype(int))
+    lab.attempt(
+        "etl_lab.feature_store.materialize(store, end)", lambda: module.materialize(fs, ONLINE_AT)
+    ).get()
+    got = lab.attempt(
+        "etl_lab.feature_store.online_features(store, user_ids)",
+        lambda: module.online_features(fs, users),
+    ).get()
+    _check_columns(got.assign(event_timestamp=None, label=None))
+    got = got.set_index("user_id")
+    want = oracle.df(
+        f"""
+        SELECT u.user_id,
+               arg_max(f.user_events_7d, f.event_ts) AS user_events_7d,
+               arg_max(f.user_amount_7d, f.event_ts) AS user_amount_7d
+        FROM (SELECT DISTINCT user_id FROM features) u
+        LEFT JOIN features f
+          ON f.user_id = u.user_id
+         AND f.event_ts <= TIMESTAMPTZ '{ONLINE_AT.isoformat()}'
+         AND f.event_ts >= TIMESTAMPTZ '{(ONLINE_AT - TTL).isoformat()}'
+        GROUP BY u.user_id
+        """
+    ).set_index("user_id")
+    wrong = [
+        f"user {u}: online {_pair(got, u) if u in got.index else 'missing'}, "
+        f"offline {(_value(row.user_events_7d), _value(row.user_amount_7d))}"
+        for u, row in want.iterrows()
+        if u not in got.index
+        or _value(got.at[u, "user_events_7d"]) != _value(row.user_events_7d)
+        or not math.isclose(
+            _value(got.at[u, "user_amount_7d"]) or 0.0, _value(row.user_amount_7d) or 0.0
+        )
+    ]
+    assert not wrong, (
+        f"After materializing up to {ONLINE_AT}, {len(wrong)} of {len(want)} users are served "
+        f"online values that differ from the latest offline value within the TTL: {wrong[:3]}. "
+        "Training and serving must see the same features, or the model meets different data "
+        "in production (training/serving skew)."
+    )

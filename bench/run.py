@@ -7,6 +7,7 @@ Figures are ratios measured in one run, because these machines are noisy:
 - image: a cold build, and the warm check that must not rebuild
 - ``grader check`` of every lab under docker: wall time, and per-lab suite times
 - each lab's own benchmark, ``bench/<slug>.py``, where there is one
+- batch throughput, ``bench/batch.py``: a cohort graded at ``-j 1`` and ``-j 2``
 
 Writes everything to ``bench/results.json`` and prints one table.
 """
@@ -126,7 +127,7 @@ def main() -> int:
     else:
         overhead(args.overhead_lab, rows, out)
         check_all(rows, out)
-        lab_benches([p.name for p in list_labs()], out)
+        lab_benches([*(p.name for p in list_labs()), "batch"], out)
     if rows:
         table = Table(title="make bench", title_justify="left")
         for column in ("measure", "value", "ratio to bare / note"):

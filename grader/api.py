@@ -55,7 +55,7 @@ def grade_lab(
                 duration_s=time.monotonic() - started,
                 error=f"The {runner.name} runner failed: {exc}",
             )
-    return score(lab, outcome)
+    return score(lab, outcome, hidden_tests=hidden_tests is not None)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from grader import api, report
+from grader import api, batch, gradescope, report
 from grader.errors import GraderError, ManifestError
 from grader.hints import next_hints
 from grader.lab import find_lab, labs_dir, list_labs, load_lab, repo_root
@@ -85,6 +85,41 @@ def _parser() -> argparse.ArgumentParser:
     check = verbs.add_parser("check", help="every task fails on its starter, passes solved")
     check.add_argument("slugs", nargs="*", metavar="SLUG", help="labs to check (default all)")
     _runner_option(check)
+
+    cohort = verbs.add_parser(
+        "batch",
+        help="grade a cohort: one folder per learner; writes gradebook.csv, JSON reports "
+        "and report.html",
+    )
+    cohort.add_argument("slug")
+    cohort.add_argument("submissions", type=Path, metavar="SUBMISSIONS-DIR")
+    cohort.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=min(4, os.cpu_count() or 1),
+        metavar="N",
+        help="submissions graded at once (default: CPUs, at most 4)",
+    )
+    cohort.add_argument(
+        "--out", type=Path, metavar="DIR", help="output folder (default: .grades/<slug>)"
+    )
+    cohort.add_argument(
+        "--force", action="store_true", help="grade again learners who already have a report"
+    )
+    cohort.add_argument(
+        "--hidden-tests", type=Path, metavar="DIR", help="instructor-only tests added to the suite"
+    )
+    _runner_option(cohort)
+
+    export = verbs.add_parser("export-gradescope", help="write a Gradescope autograder zip")
+    export.add_argument("slug")
+    export.add_argument(
+        "--out", type=Path, metavar="PATH", help="the zip (default: gradescope-<slug>.zip)"
+    )
+    export.add_argument(
+        "--hidden-tests", type=Path, metavar="DIR", help="instructor-only tests to include"
+    )
     return parser
 
 
@@ -115,6 +150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "watch": _watch,
             "progress": _progress,
             "reset": _reset,
+            "batch": _batch,
+            "export-gradescope": _export_gradescope,
         }[args.verb]
         return handler(args, out)
     except GraderError as exc:
@@ -292,6 +329,49 @@ def _check(args: argparse.Namespace, out: Console) -> int:
         for problem in result.problems:
             out.print(f"    - {problem}", markup=False)
     return 1 if failed else 0
+
+
+def _batch(args: argparse.Namespace, out: Console) -> int:
+    lab = find_lab(args.slug)
+    out_dir = args.out or Path(".grades") / lab.slug
+    rows = batch.grade_cohort(
+        lab=lab,
+        submissions_dir=args.submissions,
+        out_dir=out_dir,
+        runner=select_runner(args.runner),
+        jobs=args.jobs,
+        force=args.force,
+        hidden_tests=args.hidden_tests,
+        console=Console(stderr=True, highlight=False),
+    )
+    counts = ", ".join(f"{sum(r.status is s for r in rows)} {s}" for s in Status)
+    fresh = sum(r.fresh for r in rows)
+    out.print(
+        f"{len(rows)} submissions ({fresh} graded now, {len(rows) - fresh} from earlier "
+        f"reports): {counts}.",
+        soft_wrap=True,
+    )
+    for row in rows:
+        if row.status is Status.ERROR:
+            out.print(f"  {row.learner}: {row.message}", markup=False, soft_wrap=True)
+    out.print(
+        f"gradebook {out_dir / batch.GRADEBOOK}, cohort report {out_dir / batch.REPORT_HTML}",
+        markup=False,
+        soft_wrap=True,
+    )
+    return 1 if any(r.status is Status.ERROR for r in rows) else 0
+
+
+def _export_gradescope(args: argparse.Namespace, out: Console) -> int:
+    lab = find_lab(args.slug)
+    dest = args.out or Path(f"gradescope-{lab.slug}.zip")
+    gradescope.write_autograder_zip(lab, dest, hidden_tests=args.hidden_tests)
+    out.print(
+        f"wrote {dest}: upload it as the autograder of a Gradescope programming assignment.",
+        markup=False,
+        soft_wrap=True,
+    )
+    return 0
 
 
 if __name__ == "__main__":

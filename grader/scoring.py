@@ -61,9 +61,11 @@ def parse_records(text: str) -> Records:
                 )
             )
         elif kind == "collect_error":
-            records.collect_errors.append(
-                (str(item.get("nodeid", "")), str(item.get("message", "")))
-            )
+            nodeid = str(item.get("nodeid", ""))
+            if nodeid.startswith(HIDDEN_PREFIX):  # neither its path nor its source is shown
+                records.collect_errors.append(("a hidden test file", "it failed to import."))
+            else:
+                records.collect_errors.append((nodeid, str(item.get("message", ""))))
         elif kind == "session":
             records.exitstatus = int(item.get("exitstatus", 0))
             records.collected = int(item.get("collected", 0))
@@ -99,7 +101,14 @@ def _score_task(
     return result(round(score, 2), Status.FAIL)
 
 
-def score(lab: Lab, outcome: RunOutcome) -> GradeReport:
+HIDDEN_OUTPUT = (
+    "pytest's output is withheld because this grade ran hidden tests; "
+    "the task messages above say what failed in the visible tests."
+)
+
+
+def score(lab: Lab, outcome: RunOutcome, *, hidden_tests: bool = False) -> GradeReport:
+    """Score ``outcome``; with ``hidden_tests``, pytest's raw output is not passed on."""
     records = parse_records(outcome.results or "")
     tasks = tuple(
         _score_task(task, [t for t in records.tests if t.task == task.id], records, outcome)
@@ -128,7 +137,7 @@ def score(lab: Lab, outcome: RunOutcome) -> GradeReport:
         tasks=tasks,
         message=message,
         notices=outcome.notices,
-        output=outcome.output,
+        output=HIDDEN_OUTPUT if hidden_tests else outcome.output,
         unscored=tuple(t for t in records.tests if lab.task(t.task or "") is None),
     )
 

@@ -1,0 +1,265 @@
+"""Grade a whole cohort: ``python -m grader batch <slug> <submissions-dir>``.
+
+Each child folder of the submissions folder is one learner, named after the folder; it
+may be laid out like ``labs/<slug>/`` or be a whole clone. Submissions are graded in
+parallel (each grade is its own container or subprocess), and one that cannot be graded
+becomes an ``error`` row instead of stopping the batch. The output folder holds::
+
+    reports/<learner>.json   one report per learner (the schema of GradeReport.as_json)
+    gradebook.csv            learner, one column per task, score, max_score, status, …
+    report.html              the cohort report (grader.cohort)
+
+The gradebook and report are rebuilt from every JSON report, so a batch is resumable: a
+learner who already has a report is skipped unless ``force``. A report whose status is
+``error`` (the grader could not grade it) is graded again.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import time
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from grader.api import grade_lab
+from grader.cohort import LearnerResult, render_html
+from grader.errors import GraderError, SubmissionError
+from grader.lab import Lab
+from grader.results import GradeReport, Status, TaskResult, as_number
+from grader.runners import Runner
+
+__all__ = [
+    "GRADEBOOK",
+    "REPORTS_DIR",
+    "REPORT_HTML",
+    "find_learners",
+    "grade_cohort",
+    "gradebook_csv",
+]
+
+log = logging.getLogger(__name__)
+
+GRADEBOOK = "gradebook.csv"
+REPORT_HTML = "report.html"
+REPORTS_DIR = "reports"
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # cells a spreadsheet would evaluate
+
+
+def find_learners(submissions_dir: Path, *, out_dir: Path | None = None) -> list[tuple[str, Path]]:
+    """(learner, folder) for each child folder, sorted by name; dot-folders are skipped."""
+    if not submissions_dir.exists():
+        raise SubmissionError(f"The submissions folder {submissions_dir} does not exist.")
+    if not submissions_dir.is_dir():
+        raise SubmissionError(
+            f"{submissions_dir} is a file; pass a folder with one folder per learner."
+        )
+    skip = out_dir.resolve() if out_dir is not None else None
+    learners = [
+        (child.name, child)
+        for child in sorted(submissions_dir.iterdir(), key=lambda p: p.name)
+        if child.is_dir() and not child.name.startswith(".") and child.resolve() != skip
+    ]
+    if not learners:
+        raise SubmissionError(
+            f"The submissions folder {submissions_dir} has no learner folders in it; "
+            "put each learner's submission in a folder named after them."
+        )
+    return learners
+
+
+def _prepare_out(out_dir: Path) -> Path:
+    reports = out_dir / REPORTS_DIR
+    try:
+        reports.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / f".write-test-{os.getpid()}"
+        probe.write_text("", encoding="utf-8")
+        probe.unlink()
+    except OSError as exc:
+        raise GraderError(
+            f"Cannot write to the output folder {out_dir} ({exc.strerror or exc}); "
+            "pass --out with a folder you can write to."
+        ) from None
+    return reports
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """A reader (or a resumed batch after Ctrl-C) never sees half a file."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
+
+
+def _read_reports(reports: Path, lab: Lab) -> dict[str, dict[str, Any]]:
+    """learner → report data, for every readable report; refuses another lab's folder."""
+    found: dict[str, dict[str, Any]] = {}
+    for path in sorted(reports.glob("*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            Status(data["status"])
+        except (OSError, ValueError, KeyError, TypeError):
+            log.warning("ignoring the unreadable report %s; it will be graded again", path)
+            continue
+        if data.get("lab") != lab.slug:
+            raise GraderError(
+                f"{path} is a report for lab '{data.get('lab')}', not '{lab.slug}'; "
+                "pass --out with a folder for this lab."
+            )
+        found[path.stem] = data
+    return found
+
+
+def _ungraded(lab: Lab, runner: str, message: str, duration_s: float) -> GradeReport:
+    """The report of a submission the grader could not grade: every task an error."""
+    return GradeReport(
+        lab=lab.slug,
+        score=0,
+        max_score=lab.max_score,
+        status=Status.ERROR,
+        runner=runner,
+        duration_s=duration_s,
+        tasks=tuple(
+            TaskResult(
+                id=task.id,
+                title=task.title,
+                score=0,
+                max_score=task.points,
+                status=Status.ERROR,
+                hint=task.hint,
+                message="Not graded: " + message,
+            )
+            for task in lab.tasks
+        ),
+        message=message,
+    )
+
+
+def _grade_one(
+    lab: Lab, learner: str, folder: Path, runner: Runner, hidden_tests: Path | None, out: Path
+) -> dict[str, Any]:
+    """Grade one learner and write their report; never raises for their submission."""
+    started = time.monotonic()
+    try:
+        report = grade_lab(lab, submission=folder, runner=runner, hidden_tests=hidden_tests)
+    except GraderError as exc:
+        report = _ungraded(lab, runner.name, str(exc), time.monotonic() - started)
+    except Exception as exc:  # a crash grading one learner must not stop the others
+        log.debug("grading %s crashed", learner, exc_info=True)
+        report = _ungraded(lab, runner.name, f"The grader crashed on this submission: {exc!r}", 0.0)
+    data = report.as_json()
+    _write_atomically(out / f"{learner}.json", json.dumps(data, indent=2) + "\n")
+    return data
+
+
+def _cell(text: str) -> str:
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def gradebook_csv(lab: Lab, rows: list[LearnerResult]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(
+        [
+            "learner",
+            *(f"{t.id}. {t.title}" for t in lab.tasks),
+            "score",
+            "max_score",
+            "status",
+            "duration_s",
+            "message",
+        ]
+    )
+    for row in rows:
+        cells = [row.task(t.id) for t in lab.tasks]
+        writer.writerow(
+            [
+                _cell(row.learner),
+                *("" if c is None else as_number(c.score) for c in cells),
+                as_number(row.score),
+                row.max_score,
+                str(row.status),
+                f"{row.duration_s:.2f}",
+                _cell(row.message),
+            ]
+        )
+    return buffer.getvalue()
+
+
+def grade_cohort(
+    *,
+    lab: Lab,
+    submissions_dir: Path,
+    out_dir: Path,
+    runner: Runner,
+    jobs: int = 1,
+    force: bool = False,
+    hidden_tests: Path | None = None,
+    console: Console | None = None,
+) -> list[LearnerResult]:
+    """Grade every learner's folder in ``submissions_dir``; rows sorted by learner.
+
+    Bad input (no such folder, no learners, an output folder that cannot be written, a
+    missing hidden tests folder) raises :class:`GraderError` before anything is graded.
+    """
+    if jobs < 1:
+        raise GraderError(f"-j must be at least 1 (got {jobs}).")
+    if hidden_tests is not None and not hidden_tests.is_dir():
+        raise SubmissionError(f"The hidden tests folder {hidden_tests} does not exist.")
+    learners = find_learners(submissions_dir, out_dir=out_dir)
+    reports = _prepare_out(out_dir)
+    existing = _read_reports(reports, lab)
+    todo = [
+        (name, folder)
+        for name, folder in learners
+        if force or name not in existing or existing[name]["status"] == Status.ERROR
+    ]
+    fresh: dict[str, dict[str, Any]] = {}
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("[red]{task.fields[failures]} error/timeout[/]"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console or Console(stderr=True),
+    )
+    failures = 0
+    with progress:
+        bar = progress.add_task(f"grading {lab.slug}", total=len(todo), failures=0)
+        pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="grade")
+        try:
+            pending: dict[Future[dict[str, Any]], str] = {
+                pool.submit(_grade_one, lab, name, folder, runner, hidden_tests, reports): name
+                for name, folder in todo
+            }
+            for future in as_completed(pending):
+                data = future.result()
+                fresh[pending[future]] = data
+                failures += data["status"] in (Status.ERROR, Status.TIMEOUT)
+                progress.update(bar, advance=1, failures=failures)
+        finally:
+            # On Ctrl-C, drop the queue; the reports written so far make the batch resumable.
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    merged = {**existing, **fresh}
+    rows = [
+        LearnerResult.from_json(name, merged[name], fresh=name in fresh) for name in sorted(merged)
+    ]
+    _write_atomically(out_dir / GRADEBOOK, gradebook_csv(lab, rows))
+    _write_atomically(out_dir / REPORT_HTML, render_html(lab, rows))
+    return rows

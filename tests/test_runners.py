@@ -26,6 +26,37 @@ def test_output_capture_keeps_head_and_tail_and_says_what_it_cut() -> None:
     assert "6,000 bytes of output cut" in text
 
 
+class RotatedLogContainer:
+    """Docker 20.10 under a flood: the follow stream ends with an error once the log
+    rotates, while the rotated log still holds the output's last lines."""
+
+    def logs(self, stream: bool = False, follow: bool = False, tail: int | None = None) -> Any:
+        if stream:
+            return iter([b"FIRST\n", b"x" * 100_000, b"Error grabbing logs: no such file\n"])
+        assert tail is not None, "the tail must be bounded"
+        return b"x" * 10 + b"LAST\n"
+
+
+def test_a_log_stream_broken_by_rotation_keeps_the_real_tail_not_the_error() -> None:
+    pytest.importorskip("docker")
+    from grader.runners.docker import _pump_logs, _settle_tail
+
+    capture = OutputCapture(head_bytes=10, tail_bytes=10)
+    container = RotatedLogContainer()
+    _pump_logs(container, capture)
+    _settle_tail(container, capture)
+    text = capture.text()
+    assert text.startswith("FIRST") and text.endswith("xxxxxLAST\n")
+    assert "Error grabbing" not in text and "output cut" in text
+
+
+def test_a_tail_that_matches_the_log_keeps_its_exact_count() -> None:
+    capture = OutputCapture(head_bytes=10, tail_bytes=10)
+    capture.feed(b"HEAD-12345" + b"m" * 100 + b"TAIL-12345")
+    capture.settle_tail(b"mmmmTAIL-12345")
+    assert "100 bytes of output cut" in capture.text()
+
+
 def test_output_capture_keeps_short_output_whole() -> None:
     capture = OutputCapture(head_bytes=10, tail_bytes=10)
     capture.feed(b"hello world!")

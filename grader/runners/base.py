@@ -50,6 +50,7 @@ class OutputCapture:
         self._head_limit = head_bytes
         self._tail_limit = tail_bytes
         self.total = 0
+        self.gap = False  # part of the stream never arrived; the tail came from elsewhere
 
     def feed(self, chunk: bytes) -> None:
         self.total += len(chunk)
@@ -62,12 +63,34 @@ class OutputCapture:
             if len(self._tail) > self._tail_limit:
                 del self._tail[: len(self._tail) - self._tail_limit]
 
+    @property
+    def cut(self) -> bool:
+        """Whether anything went past the head, so the tail matters."""
+        return self.total > self._head_limit
+
+    def settle_tail(self, last: bytes) -> None:
+        """Check the tail against ``last``, the stream's true end read from elsewhere.
+
+        A stream that lost part of the output, and so its end, takes ``last`` as its tail
+        and stops claiming to know how many bytes it cut.
+        """
+        if not last:
+            return
+        overlap = min(len(last), len(self._tail), self._tail_limit)
+        if overlap and bytes(self._tail[-overlap:]) == last[-overlap:]:
+            return
+        self.gap = True
+        self._tail = bytearray(last[-self._tail_limit :])
+
     def text(self) -> str:
         dropped = self.total - len(self._head) - len(self._tail)
         head = self._head.decode("utf-8", "replace")
-        if dropped <= 0:
+        if self.gap:
+            note = "\n… [output cut; showing the first and last parts] …\n"
+        elif dropped <= 0:
             return head + self._tail.decode("utf-8", "replace")
-        note = f"\n… [{dropped:,} bytes of output cut; showing the first and last parts] …\n"
+        else:
+            note = f"\n… [{dropped:,} bytes of output cut; showing the first and last parts] …\n"
         return head + note + self._tail.decode("utf-8", "replace")
 
 

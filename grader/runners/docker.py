@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 JOB_LABEL = "mlskills.job"
 COMPOSE_IMAGE = "mlskills-grader"  # every lab's packages, for docker-compose.yml
 RESULTS_LIMIT = 16 * 1024 * 1024
+LOG_TAIL_LINES = 500
 
 
 def _client(timeout: int = 120) -> docker.DockerClient:
@@ -279,6 +280,7 @@ class DockerRunner:
                 _quietly(container.kill)
             duration = time.monotonic() - started
             reader.join(timeout=10)
+            _settle_tail(container, capture)
             container.reload()
             oom = bool(container.attrs["State"].get("OOMKilled"))
             results = _read_file(container, results_path)
@@ -302,12 +304,29 @@ class DockerRunner:
         )
 
 
+# Docker 20.10's json-file follower can fall behind a flood and lose the file when the
+# log rotates: the stream then ends early, sometimes with this line instead of the rest.
+_LOG_FOLLOW_ERROR = b"Error grabbing logs:"
+
+
 def _pump_logs(container: Any, capture: OutputCapture) -> None:
+    """Stream the container's output into ``capture`` (its head is only seen here)."""
     try:
         for chunk in container.logs(stream=True, follow=True):
+            broken_at = chunk.find(_LOG_FOLLOW_ERROR)
+            if broken_at >= 0:
+                capture.feed(chunk[:broken_at])
+                return
             capture.feed(chunk)
     except (DockerException, requests.RequestException):
         pass
+
+
+def _settle_tail(container: Any, capture: OutputCapture) -> None:
+    """Make the tail the output's true end, read back from the (rotated) log."""
+    if capture.cut:
+        with suppress(DockerException, requests.RequestException):
+            capture.settle_tail(container.logs(tail=LOG_TAIL_LINES))
 
 
 def _quietly(action: Any) -> None:

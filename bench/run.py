@@ -73,7 +73,10 @@ def overhead(slug: str, rows: list[tuple[str, str, str]], out: dict[str, Any]) -
 
         client = docker.from_env()
         tag = ensure_lab_image(client, lab)
-        client.images.remove(tag, force=True)  # cold: the image must be built again
+        # Cold: the image (every tag of it) and the build cache go, so the next grade
+        # builds it again from the base image and the host's wheelhouse.
+        client.images.remove(client.images.get(tag).id, force=True)
+        client.images.prune(filters={"dangling": True})
         cold, _ = timed(lambda: grade_lab(lab, submission=solution, runner=DockerRunner()))
         check, _ = timed(lambda: ensure_lab_image(client, lab))
         warm, _ = timed(lambda: grade_lab(lab, submission=solution, runner=DockerRunner()))

@@ -312,7 +312,11 @@ _LOG_FOLLOW_ERROR = b"Error grabbing logs:"
 def _pump_logs(container: Any, capture: OutputCapture) -> None:
     """Stream the container's output into ``capture`` (its head is only seen here)."""
     try:
-        for chunk in container.logs(stream=True, follow=True):
+        stream = container.logs(stream=True, follow=True)
+    except (DockerException, requests.RequestException):
+        return
+    try:
+        for chunk in stream:
             broken_at = chunk.find(_LOG_FOLLOW_ERROR)
             if broken_at >= 0:
                 capture.feed(chunk[:broken_at])
@@ -320,6 +324,9 @@ def _pump_logs(container: Any, capture: OutputCapture) -> None:
             capture.feed(chunk)
     except (DockerException, requests.RequestException):
         pass
+    finally:
+        with suppress(Exception):  # the response's socket, also when we stop early
+            stream.close()
 
 
 def _settle_tail(container: Any, capture: OutputCapture) -> None:

@@ -11,7 +11,6 @@ import csv
 import io
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -31,21 +30,10 @@ from grader.runners.local import LocalRunner
 from grader.workspace import submission_files
 from tests.conftest import FIXTURE_LABS, FIXTURE_SOLUTIONS, REPO, SUBMISSIONS
 from tests.test_cli import assert_clean_error, run_cli
-from tests.test_golden import GOLDEN
+from tests.test_golden import GOLDEN, normalised
 
 SECRET_CODE = "SECRET_CODE_7f3a"
 SECRET_MESSAGE = "SECRET_MESSAGE_9b2c"
-
-
-def normalised(data: dict[str, Any]) -> dict[str, Any]:
-    """A JSON report without what legitimately varies (as tests/test_golden.py does)."""
-    data = json.loads(re.sub(r" at 0x[0-9a-f]+", " at 0x…", json.dumps(data)))
-    for key in ("duration_s", "runner", "notices"):
-        data.pop(key)
-    for task in data["tasks"]:
-        for test in task["tests"]:
-            test.pop("duration_s")
-    return data
 
 
 def golden(case: str) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Grade a whole cohort: ``python -m grader batch <slug> <submissions-dir>``.
 
 Each child folder of the submissions folder is one learner, named after the folder; it
-may be laid out like ``labs/<slug>/`` or be a whole clone. Submissions are graded in
+may be laid out like ``labs/<slug>/`` or be a whole clone. A learner folder that is a
+symlink is refused, since it could be another learner's. Submissions are graded in
 parallel (each grade is its own container or subprocess), and one that cannot be graded
 becomes an ``error`` row instead of stopping the batch. The output folder holds::
 
@@ -21,6 +22,7 @@ import io
 import json
 import logging
 import os
+import re
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -40,7 +42,8 @@ from grader.api import grade_lab
 from grader.cohort import LearnerResult, render_html
 from grader.errors import GraderError, SubmissionError
 from grader.lab import Lab
-from grader.results import GradeReport, Status, TaskResult, as_number
+from grader.report import clean_report, clean_text, ungraded_report
+from grader.results import Status, as_number
 from grader.runners import Runner
 
 __all__ = [
@@ -57,7 +60,13 @@ log = logging.getLogger(__name__)
 GRADEBOOK = "gradebook.csv"
 REPORT_HTML = "report.html"
 REPORTS_DIR = "reports"
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # cells a spreadsheet would evaluate
+# A cell a spreadsheet would evaluate: a formula sign, even behind blanks or invisible
+# characters (zero-width spaces and joiners, direction marks, word joiner, BOM).
+_FORMULA = re.compile(r"[\s\u200b-\u200f\u2060\ufeff]*[=+\-@]")
+_SYMLINKED_LEARNER = (
+    "This learner's folder is a symlink, so it could be another learner's work; "
+    "put the submission itself in the folder."
+)
 
 
 def find_learners(submissions_dir: Path, *, out_dir: Path | None = None) -> list[tuple[str, Path]]:
@@ -123,50 +132,32 @@ def _read_reports(reports: Path, lab: Lab) -> dict[str, dict[str, Any]]:
     return found
 
 
-def _ungraded(lab: Lab, runner: str, message: str, duration_s: float) -> GradeReport:
-    """The report of a submission the grader could not grade: every task an error."""
-    return GradeReport(
-        lab=lab.slug,
-        score=0,
-        max_score=lab.max_score,
-        status=Status.ERROR,
-        runner=runner,
-        duration_s=duration_s,
-        tasks=tuple(
-            TaskResult(
-                id=task.id,
-                title=task.title,
-                score=0,
-                max_score=task.points,
-                status=Status.ERROR,
-                hint=task.hint,
-                message="Not graded: " + message,
-            )
-            for task in lab.tasks
-        ),
-        message=message,
-    )
-
-
 def _grade_one(
     lab: Lab, learner: str, folder: Path, runner: Runner, hidden_tests: Path | None, out: Path
 ) -> dict[str, Any]:
     """Grade one learner and write their report; never raises for their submission."""
     started = time.monotonic()
+    paths = [folder] if hidden_tests is None else [folder, hidden_tests]
     try:
+        if folder.is_symlink():
+            raise SubmissionError(_SYMLINKED_LEARNER)
         report = grade_lab(lab, submission=folder, runner=runner, hidden_tests=hidden_tests)
     except GraderError as exc:
-        report = _ungraded(lab, runner.name, str(exc), time.monotonic() - started)
+        report = ungraded_report(
+            lab, str(exc), runner=runner.name, duration_s=time.monotonic() - started, paths=paths
+        )
     except Exception as exc:  # a crash grading one learner must not stop the others
         log.debug("grading %s crashed", learner, exc_info=True)
-        report = _ungraded(lab, runner.name, f"The grader crashed on this submission: {exc!r}", 0.0)
-    data = report.as_json()
+        reason = f"The grader crashed on this submission: {exc!r}"
+        report = ungraded_report(lab, reason, runner=runner.name, paths=paths)
+    data = clean_report(report).as_json()
     _write_atomically(out / f"{learner}.json", json.dumps(data, indent=2) + "\n")
     return data
 
 
 def _cell(text: str) -> str:
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    text = clean_text(text)
+    return "'" + text if _FORMULA.match(text) else text
 
 
 def gradebook_csv(lab: Lab, rows: list[LearnerResult]) -> str:
@@ -222,10 +213,14 @@ def grade_cohort(
     learners = find_learners(submissions_dir, out_dir=out_dir)
     reports = _prepare_out(out_dir)
     existing = _read_reports(reports, lab)
+    # A symlinked folder is refused again even with a report: an older grader graded it.
     todo = [
         (name, folder)
         for name, folder in learners
-        if force or name not in existing or existing[name]["status"] == Status.ERROR
+        if force
+        or name not in existing
+        or existing[name]["status"] == Status.ERROR
+        or folder.is_symlink()
     ]
     fresh: dict[str, dict[str, Any]] = {}
     progress = Progress(

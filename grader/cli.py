@@ -11,11 +11,12 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from grader import api, batch, gradescope, report
 from grader.errors import GraderError, ManifestError
 from grader.hints import next_hints
-from grader.lab import find_lab, labs_dir, list_labs, load_lab, repo_root
+from grader.lab import Lab, find_lab, labs_dir, list_labs, load_lab, repo_root
 from grader.progress import DONE, NOT_STARTED, NOT_YET, load_progress, record_grade, task_changes
 from grader.reset import apply_reset, plan_reset
 from grader.results import Status, as_number
@@ -183,22 +184,39 @@ def _list(args: argparse.Namespace, out: Console) -> int:
 
 
 def _grade(args: argparse.Namespace, out: Console) -> int:
-    result = api.grade(
-        slug=args.slug,
-        submission=args.submission,
-        runner=args.runner,
-        hidden_tests=args.hidden_tests,
-    )
+    outputs = {
+        "json_path": args.json,
+        "junit_path": args.junit,
+        "gradescope_path": args.gradescope,
+        "markdown_path": args.markdown,
+    }
+    try:
+        result = api.grade(
+            slug=args.slug,
+            submission=args.submission,
+            runner=args.runner,
+            hidden_tests=args.hidden_tests,
+        )
+    except GraderError as exc:
+        # CI and Gradescope read the reports, not stderr: a refusal writes them too.
+        lab: Lab | str
+        try:
+            lab = find_lab(args.slug)
+        except GraderError:
+            lab = args.slug
+        named = [p for p in (args.submission, args.hidden_tests) if p is not None]
+        refusal = report.ungraded_report(lab, str(exc), runner=args.runner, paths=named)
+        report.write_reports(refusal, **outputs)
+        # The message may name a learner's file: no markup, no escape sequences.
+        Console(stderr=True, highlight=False).print(
+            Text.assemble(("error:", "bold red"), " ", report.clean_text(str(exc))),
+            soft_wrap=True,
+        )
+        return refusal.exit_code
     report.print_report(result, out, show_output=args.show_output)
     if args.submission is None and args.hidden_tests is None:
         record_grade(result, repo_root())
-    report.write_reports(
-        result,
-        json_path=args.json,
-        junit_path=args.junit,
-        gradescope_path=args.gradescope,
-        markdown_path=args.markdown,
-    )
+    report.write_reports(result, **outputs)
     return result.exit_code
 
 
@@ -353,7 +371,8 @@ def _batch(args: argparse.Namespace, out: Console) -> int:
     )
     for row in rows:
         if row.status is Status.ERROR:
-            out.print(f"  {row.learner}: {row.message}", markup=False, soft_wrap=True)
+            line = f"  {report.clean_text(row.learner)}: {report.clean_text(row.message)}"
+            out.print(Text(line), soft_wrap=True)
     out.print(
         f"gradebook {out_dir / batch.GRADEBOOK}, cohort report {out_dir / batch.REPORT_HTML}",
         markup=False,

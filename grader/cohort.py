@@ -3,7 +3,7 @@
 Rows are read back from the learners' JSON reports (:meth:`GradeReport.as_json`), so a
 resumed batch and a fresh one describe the cohort the same way. The HTML has no external
 resource at all: its charts are inline SVG drawn here, and every piece of text a learner
-controls (a folder name, a message) is escaped.
+controls (a folder name, a message) is cleaned of control characters and escaped.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from html import escape
 from typing import Any
 
 from grader.lab import Lab
+from grader.report import clean_text
 from grader.results import Status, as_number
 
 __all__ = ["LearnerResult", "TaskCell", "render_html"]
@@ -71,6 +72,12 @@ class LearnerResult:
 
     def task(self, task_id: str) -> TaskCell | None:
         return next((t for t in self.tasks if t.id == task_id), None)
+
+
+def _learner_text(text: str, limit: int = 0) -> str:
+    """Text a learner controls, ready for HTML; cut to ``limit`` characters if given."""
+    text = clean_text(text)
+    return escape(_short(text, limit) if limit else text)
 
 
 def _short(text: str, limit: int) -> str:
@@ -132,10 +139,10 @@ def _heatmap(lab: Lab, rows: Sequence[LearnerResult]) -> str:
     )
     for index, row in enumerate(rows):
         y = head_h + index * cell_h
-        name = escape(row.learner)
+        name = _learner_text(row.learner)
         body.append(
             f'<text x="{label_w - 8}" y="{y + 17}" text-anchor="end">'
-            f"{escape(_short(row.learner, 26))}<title>{name}</title></text>"
+            f"{_learner_text(row.learner, 26)}<title>{name}</title></text>"
         )
         for col, task in enumerate(lab.tasks):
             cell = row.task(task.id)
@@ -172,7 +179,8 @@ def _slowest(rows: Sequence[LearnerResult]) -> str:
         y = index * row_h
         body += [
             f'<text x="{label_w - 8}" y="{y + 17}" text-anchor="end">'
-            f"{escape(_short(row.learner, 26))}<title>{escape(row.learner)}</title></text>",
+            f"{_learner_text(row.learner, 26)}<title>{_learner_text(row.learner)}</title>"
+            "</text>",
             f'<rect x="{label_w}" y="{y + 4}" width="{row.duration_s / longest * bar_w:.1f}" '
             f'height="18" fill="{_COLOURS[row.status]}"><title>{row.status}</title></rect>',
             f'<text x="{label_w + row.duration_s / longest * bar_w + 6:.1f}" y="{y + 17}">'
@@ -210,10 +218,10 @@ def _table(lab: Lab, rows: Sequence[LearnerResult]) -> str:
             for t in lab.tasks
         )
         lines.append(
-            f"<tr><td>{escape(row.learner)}</td>{cells}"
+            f"<tr><td>{_learner_text(row.learner)}</td>{cells}"
             f"<td>{as_number(row.score)}/{row.max_score}</td>"
             f'<td class="status-{row.status}">{row.status}</td>'
-            f"<td>{row.duration_s:.1f} s</td><td>{escape(row.message)}</td></tr>"
+            f"<td>{row.duration_s:.1f} s</td><td>{_learner_text(row.message)}</td></tr>"
         )
     lines.append("</tbody></table>")
     return "".join(lines)

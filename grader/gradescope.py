@@ -61,15 +61,11 @@ MLSKILLS_ROOT="$source_dir" PYTHONPATH="$source_dir" "$python" -m grader grade {
   --runner local --submission "$root/submission" --gradescope "$results"{hidden} 2>"$errors"
 cat "$errors" >&2
 if [ ! -s "$results" ]; then
-  # The grader could not grade (exit 2): give the learner its sentence, not a blank.
-  "$python" - "$results" "$errors" <<'EOF'
-import json, sys
-reason = open(sys.argv[2], encoding="utf-8").read().strip().removeprefix("error: ")
-result = {{"score": 0, "visibility": "visible", "tests": [],
-          "output": "The autograder could not grade this submission: "
-                    + (reason or "no reason was given")}}
-with open(sys.argv[1], "w", encoding="utf-8") as handle:
-    json.dump(result, handle)
+  # A refusal writes its own results.json, so the grader crashed: the learner gets a
+  # sentence, and the traceback, which names this machine's paths, stays in the log.
+  cat >"$results" <<'EOF'
+{{"score": 0, "visibility": "visible", "output_format": "text", "tests": [],
+ "output": "The autograder crashed before grading this submission; the instructor has its log."}}
 EOF
 fi
 rm -f "$errors"

@@ -6,6 +6,7 @@ Figures are ratios measured in one run, because these machines are noisy:
   runner with a cold and a warm image, each as a ratio to bare pytest
 - image: a cold build, and the warm check that must not rebuild
 - ``grader check`` of every lab under docker: wall time, and per-lab suite times
+- ``grader check --mutants``: each lab's kill rate (mutants rejected / mutants) and survivors
 - each lab's own benchmark, ``bench/<slug>.py``, where there is one
 - batch throughput, ``bench/batch.py``: a cohort graded at ``-j 1`` and ``-j 2``
 
@@ -108,6 +109,24 @@ def check_all(rows: list[tuple[str, str, str]], out: dict[str, Any]) -> None:
     out["check"] = {"wall_s": total, "suites_s": suites}
 
 
+def mutant_kill_rates(rows: list[tuple[str, str, str]], out: dict[str, Any]) -> None:
+    """Per lab, the share of its mutants (plausible wrong answers) that the suite rejects."""
+    from grader.mutants import Verdict, check_mutants, find_mutants, kill_rates
+    from grader.runners import select_runner
+
+    if not (REPO / "mutants").is_dir():
+        return
+    results = check_mutants(find_mutants(), runner=select_runner("auto"), jobs=2)
+    figures: dict[str, Any] = {}
+    for slug, rate in kill_rates(results).items():
+        survivors = [r.mutant.name for r in results
+                     if r.mutant.lab.slug == slug and r.verdict is Verdict.SURVIVED]
+        figures[slug] = {"killed": rate.killed, "total": rate.total, "kill_rate": rate.rate,
+                         "survivors": survivors}
+        rows.append((f"mutants killed: {slug}", f"{rate.killed}/{rate.total}", f"{rate.rate:.0%}"))
+    out["mutants"] = figures
+
+
 def lab_benches(slugs: list[str], out: dict[str, Any]) -> None:
     for slug in slugs:
         script = REPO / "bench" / f"{slug}.py"
@@ -130,6 +149,7 @@ def main() -> int:
     else:
         overhead(args.overhead_lab, rows, out)
         check_all(rows, out)
+        mutant_kill_rates(rows, out)
         lab_benches([*(p.name for p in list_labs()), "batch"], out)
     if rows:
         table = Table(title="make bench", title_justify="left")

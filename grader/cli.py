@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from grader import api, batch, gradescope, report
+from grader import api, batch, gradescope, mutants, report
 from grader.errors import GraderError, ManifestError
 from grader.hints import next_hints
 from grader.lab import Lab, find_lab, labs_dir, list_labs, load_lab, repo_root
@@ -86,6 +86,20 @@ def _parser() -> argparse.ArgumentParser:
     check = verbs.add_parser("check", help="every task fails on its starter, passes solved")
     check.add_argument("slugs", nargs="*", metavar="SLUG", help="labs to check (default all)")
     _runner_option(check)
+    check.add_argument(
+        "--mutants",
+        action="store_true",
+        help="instead, grade each plausible wrong solution in mutants/<slug>/: every one "
+        "must fail its task (default: every lab with a mutants folder)",
+    )
+    check.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=2,
+        metavar="N",
+        help="with --mutants: mutants graded at once (default 2)",
+    )
 
     cohort = verbs.add_parser(
         "batch",
@@ -327,6 +341,16 @@ def _reset(args: argparse.Namespace, out: Console) -> int:
 
 
 def _check(args: argparse.Namespace, out: Console) -> int:
+    if args.mutants:
+        found = mutants.find_mutants(args.slugs)
+        results = mutants.check_mutants(
+            found,
+            runner=select_runner(args.runner),
+            jobs=args.jobs,
+            console=Console(stderr=True, highlight=False),
+        )
+        mutants.print_results(results, out)
+        return mutants.exit_code(results)
     labs = [find_lab(slug) for slug in args.slugs] or [load_lab(p) for p in list_labs()]
     runner = select_runner(args.runner)
     failed = 0

@@ -1,0 +1,199 @@
+"""``grader check --mutants``: manifests are validated, mutants are laid over the solution,
+and a wrong answer the suite accepts fails the check by name."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from grader.errors import GraderError, LabNotFound, ManifestError
+from grader.lab import Lab, load_lab
+from grader.mutants import (
+    MutantResult,
+    Verdict,
+    check_mutants,
+    exit_code,
+    find_mutants,
+    kill_rates,
+    load_mutant,
+    overlay,
+)
+from grader.runners.local import LocalRunner
+from tests.conftest import FIXTURE_LABS, FIXTURE_SOLUTIONS, FIXTURES
+from tests.test_cli import run_cli
+
+CALC_SOLUTION = FIXTURE_SOLUTIONS / "calc" / "fx" / "calc.py"
+# Passes both calc tests (2*3 and 0*7) and is still wrong: a negative b gives 0.
+REPEATED_ADDITION = (
+    "def add(a: int, b: int) -> int:\n    return a + b\n\n\n"
+    "def mul(a: int, b: int) -> int:\n    return sum(a for _ in range(b))\n"
+)
+
+
+@pytest.fixture
+def calc() -> Lab:
+    return load_lab(FIXTURE_LABS / "calc")
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    """A checkout with the calc lab, its solution, and an empty mutants/calc/."""
+    root = tmp_path / "root"
+    (root / "labs").mkdir(parents=True)
+    (root / "labs" / "calc").symlink_to(FIXTURE_LABS / "calc")
+    shutil.copytree(FIXTURE_SOLUTIONS / "calc", root / "solutions" / "calc")
+    (root / "mutants" / "calc").mkdir(parents=True)
+    return root
+
+
+def write_mutant(root: Path, name: str, manifest: str, files: dict[str, str] | None = None) -> Path:
+    folder = root / "mutants" / "calc" / name
+    folder.mkdir(parents=True)
+    (folder / "mutant.toml").write_text(manifest)
+    for rel, text in (files if files is not None else {"fx/calc.py": REPEATED_ADDITION}).items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_text(text)
+    return folder
+
+
+def test_fixture_mutants_load_sorted_by_task_with_their_manifest() -> None:
+    found = find_mutants(root=FIXTURES)
+    assert [(m.label, m.task) for m in found] == [
+        ("calc/add-ignores-b", "1"),
+        ("calc/mul-adds-instead", "2"),
+    ]
+    assert found[0].mistake == "Returns its first argument and drops the second."
+    assert found[0].files == ("fx/calc.py",)
+
+
+def test_overlay_keeps_the_solutions_other_files_and_replaces_the_mutants(
+    root: Path, calc: Lab, tmp_path: Path
+) -> None:
+    (root / "solutions" / "calc" / "fx" / "helpers.py").write_text("HELP = 1\n")
+    mutant = load_mutant(
+        calc,
+        write_mutant(root, "mul-by-repeated-addition", 'task = 2\nmistake = "Loops."\n'),
+        root / "solutions" / "calc",
+    )
+    dest = overlay(mutant, tmp_path / "submission")
+    assert (dest / "fx" / "calc.py").read_text() == REPEATED_ADDITION
+    assert (dest / "fx" / "helpers.py").read_text() == "HELP = 1\n"
+    assert sorted(p.name for p in (dest / "fx").iterdir()) == ["calc.py", "helpers.py"]
+
+
+@pytest.mark.parametrize(
+    ("name", "manifest", "files", "phrases"),
+    [
+        ("no-task", 'mistake = "x"\n', None, ["field 'task'", "it is required"]),
+        ("task-nine", 'task = 9\nmistake = "x"\n', None, ["field 'task'", "no task '9'", "1, 2"]),
+        ("task-true", 'task = true\nmistake = "x"\n', None, ["field 'task'", "1, 2"]),
+        ("blank-mistake", 'task = 2\nmistake = "  "\n', None, ["field 'mistake'", "non-empty"]),
+        ("no-mistake", "task = 2\n", None, ["field 'mistake'"]),
+        ("extra-field", 'task = 2\nmistake = "x"\nseverity = 3\n', None, ["field 'severity'"]),
+        ("not-toml", "task = = 2\n", None, ["not valid TOML"]),
+        (
+            "edits-a-test",
+            'task = 2\nmistake = "x"\n',
+            {"tests/test_task2_mul.py": "def test_x():\n    pass\n"},
+            ["tests/test_task2_mul.py", "not one of the lab's submission files", "fx/*.py"],
+        ),
+        (
+            "same-as-solution",
+            'task = 2\nmistake = "x"\n',
+            {"fx/calc.py": CALC_SOLUTION.read_text()},
+            ["identical to", "delete it"],
+        ),
+        ("no-files", 'task = 2\nmistake = "x"\n', {}, ["holds no submission file"]),
+        ("Not_Kebab", 'task = 2\nmistake = "x"\n', None, ["kebab-case", "rename it"]),
+    ],
+)
+def test_a_bad_mutant_is_refused_naming_the_file_and_the_field(
+    root: Path,
+    calc: Lab,
+    name: str,
+    manifest: str,
+    files: dict[str, str] | None,
+    phrases: list[str],
+) -> None:
+    folder = write_mutant(root, name, manifest, files)
+    with pytest.raises(ManifestError) as caught:
+        load_mutant(calc, folder, root / "solutions" / "calc")
+    message = str(caught.value)
+    assert str(folder) in message
+    for phrase in phrases:
+        assert phrase in message
+
+
+def test_a_mutant_folder_without_a_manifest_is_refused(root: Path, calc: Lab) -> None:
+    folder = write_mutant(root, "no-manifest", "")
+    (folder / "mutant.toml").unlink()
+    with pytest.raises(ManifestError, match=r"no manifest; every mutant needs a mutant\.toml"):
+        load_mutant(calc, folder, root / "solutions" / "calc")
+
+
+def test_mutants_of_an_unknown_lab_or_a_lab_without_mutants_are_refused(root: Path) -> None:
+    shutil.rmtree(root / "mutants" / "calc")
+    with pytest.raises(GraderError, match="Lab 'calc' has no mutants"):
+        find_mutants(["calc"], root=root)
+    (root / "mutants" / "nosuch").mkdir()
+    with pytest.raises(LabNotFound, match=r"no lab called 'nosuch'.*mutants/nosuch"):
+        find_mutants(root=root)
+
+
+def test_a_kill_only_counts_where_the_solution_passes_the_task(root: Path) -> None:
+    write_mutant(root, "mul-by-repeated-addition", 'task = 2\nmistake = "Loops."\n')
+    (root / "solutions" / "calc" / "fx" / "calc.py").write_text(
+        "def add(a: int, b: int) -> int:\n    return a + b\n\n\n"
+        "def mul(a: int, b: int) -> int:\n    return 0\n"
+    )
+    [result] = check_mutants(find_mutants(["calc"], root=root), runner=LocalRunner(), jobs=1)
+    assert result.verdict is Verdict.ERROR
+    assert "the solution itself does not pass task 2" in result.detail
+    assert exit_code([result]) == 2
+
+
+def test_kill_rates_count_killed_out_of_every_mutant_per_lab() -> None:
+    found = find_mutants(root=FIXTURES)
+    results = [
+        MutantResult(found[0], Verdict.KILLED, "test_add: no", 0.1),
+        MutantResult(found[1], Verdict.SURVIVED, found[1].mistake, 0.1),
+    ]
+    [rate] = kill_rates(results).values()
+    assert (rate.lab, rate.killed, rate.total, rate.rate) == ("calc", 1, 2, 0.5)
+    assert exit_code(results) == 1
+    assert exit_code(results[:1]) == 0
+
+
+def test_check_mutants_exits_0_when_the_suite_kills_every_mutant() -> None:
+    proc = run_cli("check", "--mutants", "--runner", "local")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "add-ignores-b" in proc.stdout and "mul-adds-instead" in proc.stdout
+    assert "test_task2_mul.py::test_mul_small_numbers" in proc.stdout
+    assert "calc: 2/2 mutants killed (100%)" in proc.stdout
+    assert "SURVIVED" not in proc.stdout
+
+
+def test_check_mutants_exits_1_and_names_a_survivor_with_its_mistake(root: Path) -> None:
+    write_mutant(
+        root,
+        "mul-by-repeated-addition",
+        'task = 2\nmistake = "Multiplies by adding a to itself b times, which is 0 for b < 0."\n',
+    )
+    proc = run_cli("check", "--mutants", "calc", "--runner", "local", "-j", "2", root=root)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "SURVIVED" in proc.stdout
+    assert (
+        "calc/mul-by-repeated-addition (task 2): Multiplies by adding a to itself b times, "
+        "which is 0 for b < 0." in proc.stdout
+    )
+    assert "calc: 0/1 mutants killed (0%)" in proc.stdout
+
+
+def test_check_mutants_exits_2_on_a_bad_manifest(root: Path) -> None:
+    write_mutant(root, "task-nine", 'task = 9\nmistake = "x"\n')
+    proc = run_cli("check", "--mutants", "--runner", "local", root=root)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "mutant.toml: field 'task' is invalid" in proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr

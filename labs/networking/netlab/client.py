@@ -53,7 +53,7 @@ def backoff_delay(retry: int, policy: RetryPolicy, rng: random.Random) -> float:
 class RestClient:
     """Calls the task-1 REST API through one pooled ``httpx.Client``.
 
-    ``transport`` is handed to ``httpx.Client`` (tests pass an ``httpx.MockTransport``).
+    ``transport`` is handed to ``httpx.Client`` (an ``httpx.MockTransport``, to try it by hand).
     ``rng`` draws the jitter (``random.Random()`` when None).
     """
 

@@ -1,11 +1,21 @@
-"""Shared fixtures. Servers run in their own processes (``netlab.serve``); every file the
-suite writes, generated gRPC code included, goes under pytest's tmp_path."""
+"""Shared fixtures.
+
+This lab is sealed: the tests never import your code. It runs in a separate process (the
+worker), and the tests reach it through the ``learner`` fixture: ``learner.module("netlab.
+bench")`` reads like an import, and only plain data (numbers, strings, lists, dicts) comes
+back. Servers that run your code are started by the worker; the tests talk to them over
+loopback, as any client would. The tests' own stand-ins (fake servers, fake clocks, the
+task-4 replicas) run here, in the judge. Every file the judge writes, generated gRPC code
+included, goes under pytest's tmp_path.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,31 +25,39 @@ import pytest
 
 LAB_DIR = Path(__file__).resolve().parent.parent
 SERVICE_NAME = "netlab.v1.ModelService"
+# A server imports FastAPI or grpcio before it prints its port, which takes a few seconds on
+# a busy machine.
+SERVER_START_TIMEOUT_S = 60.0
 
 
 def pytest_configure(config: pytest.Config) -> None:
     # The grader's plugin registers this marker; registering it here too lets the suite run
     # with plain pytest (and -W error) while you work.
     config.addinivalue_line("markers", "task(n): the lab task a test belongs to")
+    # The judge imports the provided modules (netlab.protos, netlab.model) from its own copy
+    # of the lab, which holds none of the submission files when graded. The sandbox does not
+    # put that copy on sys.path for the judge, so say where it is.
+    if str(LAB_DIR) not in sys.path:
+        sys.path.append(str(LAB_DIR))
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _writable_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Generated stubs and matplotlib's cache go to tmp: the lab folder is read-only."""
-    saved = {k: os.environ.get(k) for k in ("NETLAB_STUB_DIR", "MPLCONFIGDIR")}
+    """The judge's generated stubs (and the task-4 replicas') go to tmp: the lab folder is
+    read-only."""
+    saved = os.environ.get("NETLAB_STUB_DIR")
     os.environ["NETLAB_STUB_DIR"] = str(tmp_path_factory.mktemp("stubs"))
-    os.environ["MPLCONFIGDIR"] = str(tmp_path_factory.mktemp("mpl"))
     yield
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    if saved is None:
+        os.environ.pop("NETLAB_STUB_DIR", None)
+    else:
+        os.environ["NETLAB_STUB_DIR"] = saved
 
 
 @pytest.fixture(scope="session")
 def pb() -> tuple[Any, Any]:
-    """(model_pb2, model_pb2_grpc), generated from proto/model.proto into tmp."""
+    """(model_pb2, model_pb2_grpc), generated from proto/model.proto into tmp, for the
+    judge's own clients and fake servers (``netlab.protos`` is provided, not yours)."""
     from netlab import protos
 
     return protos.load()
@@ -81,14 +99,28 @@ def _wait_until(predicate: Callable[[], Any], *, timeout: float, what: str) -> A
     pytest.fail(f"Gave up after {timeout:.0f}s waiting for {what}{suffix}.")
 
 
-def _start_server(kind: str, *args: str) -> Any:
-    """``python -m netlab.serve <kind> <args>``, failing the test readably if it cannot start."""
-    from netlab import serve
+class Server:
+    """A ``netlab.serve`` server that the worker started: its address, and its commands."""
 
-    try:
-        return serve.start(kind, *args)
-    except RuntimeError as exc:
-        pytest.fail(f"Could not start the {kind} server.\n{exc}")
+    def __init__(self, handle: Any) -> None:
+        self._handle = handle
+        # Asked once: the address never changes, and each question is a round trip.
+        self.url: str = handle.url
+        self.target: str = handle.target
+
+    def command(self, command: str) -> str:
+        reply: str = self._handle.command(command)
+        return reply
+
+    def rows_scored(self) -> int:
+        rows: int = self._handle.rows_scored()
+        return rows
+
+    def stop(self) -> None:
+        # An AssertionError here is LearnerGone: the worker was replaced after an earlier
+        # failure, and the servers it started went with it.
+        with contextlib.suppress(AssertionError):
+            self._handle.stop()
 
 
 @pytest.fixture(scope="session")
@@ -102,5 +134,16 @@ def wait_until() -> Callable[..., Any]:
 
 
 @pytest.fixture(scope="session")
-def start_server() -> Callable[..., Any]:
-    return _start_server
+def start_server(learner: Any) -> Callable[..., Server]:
+    """``start_server("rest", *args)``: ``python -m netlab.serve rest <args>``, started by the
+    worker (the server runs your code, so the judge never starts it itself). The test fails
+    readably if it cannot start."""
+
+    def start(kind: str, *args: str) -> Server:
+        serve = learner.module("netlab.serve", timeout=SERVER_START_TIMEOUT_S)
+        try:
+            return Server(serve.start(kind, *args))
+        except RuntimeError as exc:
+            pytest.fail(f"Could not start the {kind} server.\n{exc}")
+
+    return start

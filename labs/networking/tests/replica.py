@@ -2,14 +2,17 @@
 
     python tests/replica.py NAME [DELAY_MS]   prints "PORT <n>", then obeys stdin commands:
     unhealthy | healthy              flip grpc.health.v1 to NOT_SERVING / SERVING -> "OK"
+    calls                            how many Predict calls it has received -> "OK <n>"
 
 It keeps answering Predict whatever its health says, like a real server that is draining:
-only the health status tells a balancer to stop sending it traffic.
+only the health status tells a balancer to stop sending it traffic. A row without exactly
+4 features is rejected with INVALID_ARGUMENT, as the real server does.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from concurrent import futures
 
@@ -18,6 +21,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from netlab import protos
 
 SERVICE_NAME = "netlab.v1.ModelService"
+N_FEATURES = 4
 
 
 def main() -> None:
@@ -25,8 +29,16 @@ def main() -> None:
     delay_s = float(sys.argv[2]) / 1000 if len(sys.argv) > 2 else 0.0
     pb2, pb2_grpc = protos.load()
 
+    calls = 0
+    lock = threading.Lock()
+
     class Servicer:
         def Predict(self, request, context):
+            nonlocal calls
+            with lock:
+                calls += 1
+            if any(len(row.features) != N_FEATURES for row in request.rows):
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"rows need {N_FEATURES} features")
             if delay_s:
                 time.sleep(delay_s)  # keeps calls in flight when a test kills this replica
             return pb2.PredictResponse(scores=[0.5] * len(request.rows), replica=name)
@@ -50,11 +62,15 @@ def main() -> None:
     print(f"PORT {port}", flush=True)
     for line in sys.stdin:
         command = line.strip()
+        reply = "OK"
         if command == "unhealthy":
             set_all(health_pb2.HealthCheckResponse.NOT_SERVING)
         elif command == "healthy":
             set_all(health_pb2.HealthCheckResponse.SERVING)
-        print("OK", flush=True)
+        elif command == "calls":
+            with lock:
+                reply = f"OK {calls}"
+        print(reply, flush=True)
     server.stop(0).wait()
 
 

@@ -1,9 +1,10 @@
-"""Task 1: REST service (FastAPI). The server runs in its own process on a free port."""
+"""Task 1: REST service (FastAPI). The worker starts the server in its own process on a free
+port; the tests call it over loopback with their own httpx client."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -38,13 +39,13 @@ def _status(client: httpx.Client, method: str, path: str, **kw: Any) -> int | st
 
 
 @pytest.fixture(scope="module")
-def lifecycle(
-    tmp_path_factory: pytest.TempPathFactory, start_server: Any, wait_until: Any
-) -> Iterator[dict[str, Any]]:
+def lifecycle(learner: Any, start_server: Any, wait_until: Any) -> Iterator[dict[str, Any]]:
     """Walk one server through its life, and note what each endpoint said at each stage:
     model loading (held back by a gate file), loaded, then draining."""
-    gate: Path = tmp_path_factory.mktemp("gate") / "model-may-load"
-    server = start_server("rest", "--model-gate", str(gate))
+    # The server runs as the learner, who cannot see the judge's private tmp: the gate file
+    # goes in a folder of the worker's, and the worker creates it when the model may load.
+    gate = os.path.join(learner.module("tempfile").mkdtemp(), "model-may-load")
+    server = start_server("rest", "--model-gate", gate)
     client = httpx.Client(base_url=server.url, timeout=5.0)
     seen: dict[str, Any] = {}
     body = {"instances": ROWS[:1]}
@@ -67,7 +68,7 @@ def lifecycle(
         seen["loading_readyz"] = _status(client, "GET", "/readyz")
         seen["loading_predict"] = _status(client, "POST", "/v1/predict", json=body)
         # Stage 2: let the model load, then poll readiness.
-        gate.write_text("go")
+        learner.module("pathlib").Path(gate).write_text("go")
         try:
             wait_until(lambda: client.get("/readyz").status_code == 200, timeout=10, what="")
             seen["ready_readyz"] = 200

@@ -27,7 +27,7 @@ from rich.console import Console  # noqa: E402
 from grader.api import grade_lab  # noqa: E402
 from grader.batch import grade_cohort  # noqa: E402
 from grader.lab import find_lab  # noqa: E402
-from grader.runners.base import docker_problem  # noqa: E402
+from grader.runners.select import docker_problem  # noqa: E402
 
 FIXTURES = REPO / "tests" / "fixtures"
 COHORT = 20

@@ -34,8 +34,8 @@ from rich.table import Table  # noqa: E402
 
 from grader.api import check_lab, grade_lab  # noqa: E402
 from grader.lab import find_lab, list_labs, load_lab  # noqa: E402
-from grader.runners.base import docker_problem  # noqa: E402
 from grader.runners.local import LocalRunner  # noqa: E402
+from grader.runners.select import docker_problem  # noqa: E402
 from grader.workspace import build_workspace  # noqa: E402
 
 

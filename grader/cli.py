@@ -21,7 +21,7 @@ from grader.progress import DONE, NOT_STARTED, NOT_YET, load_progress, record_gr
 from grader.reset import apply_reset, plan_reset
 from grader.results import Status, as_number
 from grader.runners import select_runner
-from grader.runners.base import RUNNER_NAMES, docker_problem
+from grader.runners.select import RUNNER_NAMES, docker_problem
 from grader.watch import watch_lab
 
 __all__ = ["main"]

@@ -34,8 +34,32 @@ _PARTIAL = "#f9a825"  # a failed task that still earned partial credit
 class TaskCell:
     id: str
     score: float
-    max_score: int
+    max_score: float
     status: Status
+
+
+def _cells(tasks: list[dict[str, Any]]) -> tuple[TaskCell, ...]:
+    """One cell per task: a task's hidden entry is added to its visible one, since the
+    gradebook is the instructor's and counts the whole task."""
+    cells: dict[str, TaskCell] = {}
+    for task in tasks:
+        cell = TaskCell(
+            id=str(task["id"]),
+            score=float(task["score"]),
+            max_score=float(task["max_score"]),
+            status=Status(task["status"]),
+        )
+        earlier = cells.get(cell.id)
+        if earlier is not None:
+            status = earlier.status if earlier.status is not Status.PASS else cell.status
+            cell = TaskCell(
+                cell.id,
+                round(earlier.score + cell.score, 2),
+                round(earlier.max_score + cell.max_score, 2),
+                status,
+            )
+        cells[cell.id] = cell
+    return tuple(cells.values())
 
 
 @dataclass(frozen=True)
@@ -58,15 +82,7 @@ class LearnerResult:
             max_score=int(data["max_score"]),
             duration_s=float(data.get("duration_s", 0.0)),
             message=str(data.get("message", "")),
-            tasks=tuple(
-                TaskCell(
-                    id=str(task["id"]),
-                    score=float(task["score"]),
-                    max_score=int(task["max_score"]),
-                    status=Status(task["status"]),
-                )
-                for task in data.get("tasks", [])
-            ),
+            tasks=_cells(data.get("tasks", [])),
             fresh=fresh,
         )
 
@@ -150,7 +166,7 @@ def _heatmap(lab: Lab, rows: Sequence[LearnerResult]) -> str:
                 f"{name}, task {escape(task.id)}: not graded"
                 if cell is None
                 else f"{name}, task {escape(task.id)}: "
-                f"{as_number(cell.score)}/{cell.max_score} {cell.status}"
+                f"{as_number(cell.score)}/{as_number(cell.max_score)} {cell.status}"
             )
             body.append(
                 f'<rect x="{label_w + col * cell_w + 1}" y="{y + 1}" width="{cell_w - 2}" '
@@ -214,7 +230,7 @@ def _table(lab: Lab, rows: Sequence[LearnerResult]) -> str:
         cells = "".join(
             "<td>–</td>"
             if (cell := row.task(t.id)) is None
-            else f"<td>{as_number(cell.score)}/{cell.max_score}</td>"
+            else f"<td>{as_number(cell.score)}/{as_number(cell.max_score)}</td>"
             for t in lab.tasks
         )
         lines.append(

@@ -38,7 +38,8 @@ ALWAYS = ("pytest", "rich")
 BASE_PACKAGES = "python3,python3-venv,ca-certificates,openjdk-17-jre-headless,procps"
 BASE_SUITE = "bookworm"
 REGISTRY_BASE = "python:3.11-slim-bookworm"
-LEARNER_UID = 1000
+LEARNER_UID = 1000  # the learner's worker processes
+JUDGE_UID = 2000  # pytest, the tests and the results
 
 # The venv is built in one stage and copied into a clean one, so no wheel stays behind.
 DOCKERFILE = f"""\
@@ -50,9 +51,9 @@ RUN python3 -m venv /opt/venv \\
       -r /wheels/requirements.txt -c /wheels/constraints.txt
 
 FROM ${{BASE}}
-RUN useradd --uid {LEARNER_UID} --create-home --home-dir /home/learner learner \\
- && mkdir -p /workspace /results && chown learner:learner /workspace \\
- && chmod 1733 /results
+RUN useradd --uid {LEARNER_UID} --no-create-home --home-dir /tmp/learner learner \\
+ && useradd --uid {JUDGE_UID} --no-create-home --home-dir /judge-tmp judge \\
+ && mkdir -p /workspace /judge
 COPY --from=build /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \\
     HOME=/tmp PYTHONDONTWRITEBYTECODE=1 MPLBACKEND=Agg SPARK_LOCAL_IP=127.0.0.1 \\

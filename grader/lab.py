@@ -30,6 +30,9 @@ __all__ = [
 
 FORMAT_VERSION = 1
 NETWORK_POLICIES = ("none",)
+# sealed: the tests reach learner code only through the ``learner`` fixture, in a worker
+# process of another user. in-process: the tests import it (the older labs, until ported).
+MODES = ("sealed", "in-process")
 MANIFEST = "lab.toml"
 
 
@@ -74,6 +77,7 @@ class Lab:
     limits: Limits
     network: str
     image: ImageNeeds
+    mode: str = "in-process"
     format_version: int = FORMAT_VERSION
 
     @property
@@ -200,10 +204,13 @@ def load_lab(root: Path) -> Lab:
     limits = top.table("limits")
     limits.only("time_limit_s", "memory_mb", "cpus", "pids")
     sandbox = top.table("sandbox", required=False)
-    sandbox.only("network")
+    sandbox.only("network", "mode")
     network = sandbox.text("network", default="none")
     if network not in NETWORK_POLICIES:
         raise sandbox.fail("network", "allowed values are " + ", ".join(NETWORK_POLICIES))
+    mode = sandbox.text("mode", default="in-process")
+    if mode not in MODES:
+        raise sandbox.fail("mode", "allowed values are " + ", ".join(MODES))
     image = top.table("image", required=False)
     image.only("python")
 
@@ -221,6 +228,7 @@ def load_lab(root: Path) -> Lab:
             pids=limits.integer("pids", minimum=16, default=512),
         ),
         network=network,
+        mode=mode,
         image=ImageNeeds(python=image.strings("python", default=())),
         format_version=version,
     )

@@ -6,6 +6,7 @@ pytest. It appends one JSON line per finished test to the results file, so a run
 killed at its time limit still leaves the results of the tests that finished.
 
 Records:
+    {"kind": "collected", "tests": [{"nodeid", "task"}, ...]}    first, before any test runs
     {"kind": "test", "nodeid", "task", "status": "pass|fail|skip", "message", "duration_s"}
     {"kind": "collect_error", "nodeid", "message"}
     {"kind": "session", "exitstatus", "collected"}
@@ -111,6 +112,16 @@ def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str])
     state = config.stash[_phases].pop(nodeid, None)
     if state is not None:
         _write(config, {"kind": "test", "nodeid": nodeid, **state})
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Every test id and its task, before any test runs: the list the score is made from.
+
+    In a sealed lab no learner code has run in this process, so the list is trusted; a
+    test that never reports an outcome counts as failed.
+    """
+    tests = [{"nodeid": item.nodeid, "task": _task_of(item)} for item in session.items]
+    _write(session.config, {"kind": "collected", "tests": tests})
 
 
 def pytest_collectreport(report: pytest.CollectReport) -> None:

@@ -197,12 +197,13 @@ def print_report(
     for task in report.tasks:
         detail = Text()
         if task.status is not Status.PASS:
-            detail.append(first_line(task.first_failure) + "\n", style="red")
-            detail.append("hint: " + task.hint, style="dim")
+            detail.append(first_line(task.first_failure), style="red")
+            if task.hint:  # a hidden entry has none: its tests are not the learner's to see
+                detail.append("\nhint: " + task.hint, style="dim")
         table.add_row(
             Text(task.id),
             Text(task.title),
-            f"{as_number(task.score)}/{task.max_score}",
+            f"{as_number(task.score)}/{as_number(task.max_score)}",
             Text(_MARK[task.status], style=_STYLE[task.status]),
             detail,
         )
@@ -270,32 +271,24 @@ def to_gradescope(report: GradeReport) -> dict[str, Any]:
     report = clean_report(report)
     tests: list[dict[str, Any]] = []
     for task in report.tasks:
+        if task.hidden:  # scored on its own, and shown only once the grades are published
+            passed = sum(t.status is Status.PASS for t in task.tests)
+            output = f"{passed}/{len(task.tests)} hidden tests passed"
+        elif task.status is Status.PASS:
+            output = ""
+        else:
+            output = f"{task.first_failure}\n\nHint: {task.hint}"
         tests.append(
             {
                 "name": f"{task.id}. {task.title}",
-                "number": task.id,
+                "number": f"{task.id}.h" if task.hidden else task.id,
                 "score": as_number(task.score),
-                "max_score": task.max_score,
+                "max_score": as_number(task.max_score),
                 "status": "passed" if task.status is Status.PASS else "failed",
-                "output": ""
-                if task.status is Status.PASS
-                else f"{task.first_failure}\n\nHint: {task.hint}",
-                "visibility": "visible",
+                "output": output,
+                "visibility": "after_published" if task.hidden else "visible",
             }
         )
-        hidden = [t for t in task.tests if t.hidden]
-        if hidden:
-            tests.append(
-                {
-                    "name": f"{task.id}. {task.title} (hidden tests)",
-                    "status": "passed"
-                    if all(t.status is Status.PASS for t in hidden)
-                    else "failed",
-                    "output": f"{sum(t.status is Status.PASS for t in hidden)}/{len(hidden)} "
-                    "hidden tests passed",
-                    "visibility": "after_published",
-                }
-            )
     if report.status is Status.ERROR:
         output = f"The autograder could not grade this submission: {report.message}"
     else:
@@ -350,7 +343,7 @@ def to_markdown(report: GradeReport) -> str:
         # A table cell ends at a pipe, even inside a code span, unless it is escaped.
         why = _markdown_code(first_line(task.first_failure)).replace("|", "\\|")
         lines.append(
-            f"| {task.id} | {task.title} | {as_number(task.score)}/{task.max_score} "
+            f"| {task.id} | {task.title} | {as_number(task.score)}/{as_number(task.max_score)} "
             f"| {icon[task.status]} {task.status} | {why} |"
         )
     if report.message:

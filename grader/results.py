@@ -46,11 +46,12 @@ class TaskResult:
     id: str
     title: str
     score: float
-    max_score: int
+    max_score: float
     status: Status
     hint: str
     tests: tuple[TestResult, ...] = ()
     message: str = ""
+    hidden: bool = False  # the task's hidden tests, scored apart from its visible ones
 
     @property
     def first_failure(self) -> str:
@@ -60,8 +61,6 @@ class TaskResult:
         failed = next((t for t in self.tests if t.status is not Status.PASS), None)
         if failed is None:
             return ""
-        if failed.hidden:
-            return f"a hidden test failed ({failed.name})"
         return failed.message or f"{failed.name} did not pass"
 
     def as_json(self) -> dict[str, Any]:
@@ -69,8 +68,9 @@ class TaskResult:
             "id": self.id,
             "title": self.title,
             "score": as_number(self.score),
-            "max_score": self.max_score,
+            "max_score": as_number(self.max_score),
             "status": str(self.status),
+            "hidden": self.hidden,
             "hint": self.hint,
             "message": self.first_failure,
             "tests": [t.as_json() for t in self.tests],

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.runners.base import docker_problem
+from grader.runners.select import docker_problem
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FIXTURE_LABS = FIXTURES / "labs"

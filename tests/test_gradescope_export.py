@@ -114,8 +114,8 @@ def test_run_autograder_grades_a_whole_repository_submission_with_hidden_tests(
     hidden = tmp_path / "hidden"
     hidden.mkdir()
     (hidden / "test_more.py").write_text(
-        "import pytest\n\n\n@pytest.mark.task(1)\ndef test_more():\n"
-        "    from fx.calc import add\n\n    assert add(-1, 1) == 0\n"
+        "import pytest\n\n\n@pytest.mark.task(1)\ndef test_more(learner):\n"
+        "    add = learner.module('fx.calc').add\n\n    assert add(-1, 1) == 0\n"
     )
     autograder = tmp_path / "autograder"
     unpack(write_autograder_zip(calc, tmp_path / "calc.zip", hidden_tests=hidden), autograder)

@@ -26,13 +26,21 @@ def sample() -> GradeReport:
             id="2",
             title="Mul | pipes",
             score=0,
-            max_score=20,
+            max_score=10,
             status=Status.FAIL,
             hint="Return a * b.",
-            tests=(
-                TestResult("t2", Status.FAIL, "assert 5 == 6\nmore", task="2"),
-                TestResult("hidden test 1", Status.FAIL, "", task="2", hidden=True),
-            ),
+            tests=(TestResult("t2", Status.FAIL, "assert 5 == 6\nmore", task="2"),),
+        ),
+        TaskResult(
+            id="2",
+            title="Mul | pipes (hidden tests)",
+            score=0,
+            max_score=10,
+            status=Status.FAIL,
+            hint="",
+            tests=(TestResult("hidden test 1", Status.FAIL, "", task="2", hidden=True),),
+            message="1 of 1 hidden tests did not pass.",
+            hidden=True,
         ),
     )
     return GradeReport(
@@ -62,6 +70,8 @@ def test_gradescope_has_the_fields_of_its_spec_and_marks_hidden_tests() -> None:
         assert {"name", "status", "output", "visibility"} <= set(test)
         assert test["status"] in ("passed", "failed")
     assert data["tests"][2]["visibility"] == "after_published"
+    assert data["tests"][2]["output"] == "0/1 hidden tests passed"
+    assert [t["visibility"] for t in data["tests"][:2]] == ["visible", "visible"]
     assert "Hint: Return a * b." in data["tests"][1]["output"]
 
 
@@ -75,6 +85,6 @@ def test_terminal_table_shows_points_first_failure_and_hint() -> None:
     buffer = io.StringIO()
     print_report(sample(), Console(file=buffer, width=160, color_system=None))
     text = buffer.getvalue()
-    assert "10/30" in text and "0/20" in text
+    assert "10/30" in text and "0/10" in text
     assert "assert 5 == 6" in text and "hint: Return a * b." in text
     assert "more" not in text  # only the first line of a failure

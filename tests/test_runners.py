@@ -10,8 +10,9 @@ import pytest
 
 from grader import api
 from grader.errors import RunnerUnavailable
-from grader.runners.base import OutputCapture, select_runner
+from grader.runners.base import OutputCapture
 from grader.runners.local import LocalRunner
+from grader.runners.select import select_runner
 from tests.conftest import FIXTURE_LABS, SUBMISSIONS
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from grader.lab import find_lab
 from grader.results import Status
 from grader.runners.base import RunOutcome
@@ -98,7 +100,68 @@ def test_hidden_tests_are_counted_but_their_code_and_messages_stay_hidden() -> N
     assert len(hidden) == 1 and hidden[0].name == "hidden test 1" and hidden[0].message == ""
     assert "expected 42" not in json.dumps(report.as_json())
     assert report.as_json()["hidden_tests"] == {"count": 1, "passed": 0}
-    assert report.tasks[0].first_failure == "a hidden test failed (hidden test 1)"
+    visible, hidden_part = report.tasks[0], report.tasks[1]
+    # the visible entry is scored on the visible test alone, and keeps its own message
+    assert (visible.id, visible.hidden, visible.status, visible.score) == ("1", False, "pass", 5)
+    assert visible.first_failure == ""
+    assert (hidden_part.id, hidden_part.hidden, hidden_part.score, hidden_part.max_score) == (
+        "1",
+        True,
+        0,
+        5,
+    )
+    assert hidden_part.first_failure == "1 of 1 hidden tests did not pass."
+
+
+def test_a_hidden_failure_never_replaces_the_visible_message() -> None:
+    text = (
+        rec("tests/hidden/test_secret.py::test_edge_case", "1", "fail", "secret detail")
+        + rec("tests/test_task1_add.py::test_add", "1", "fail", "add(2, 3) returned 6")
+        + SESSION
+    )
+    visible = score(CALC, outcome(text)).tasks[0]
+    assert visible.first_failure == "add(2, 3) returned 6"
+
+
+def test_a_test_with_no_trusted_outcome_failed() -> None:
+    collected = line(
+        kind="collected",
+        tests=[
+            {"nodeid": "a", "task": "1"},
+            {"nodeid": "b", "task": "2"},
+            {"nodeid": "c", "task": "2"},
+        ],
+    )
+    report = score(
+        CALC, outcome(collected + rec("a", "1", "pass") + rec("b", "2", "pass") + SESSION)
+    )
+    task2 = report.tasks[1]
+    assert [t.message for t in task2.tests] == ["", "did not run"]
+    assert task2.score == 10  # partial credit: one of two, never the one that did not run
+
+
+def test_a_timeout_credits_no_unfinished_test() -> None:
+    collected = line(
+        kind="collected", tests=[{"nodeid": "b", "task": "2"}, {"nodeid": "c", "task": "2"}]
+    )
+    report = score(CALC, outcome(collected + rec("b", "2", "pass"), timed_out=True))
+    task2 = report.tasks[1]
+    assert task2.status is Status.TIMEOUT and task2.score == 10
+    assert task2.tests[1].message == "did not finish before the time limit"
+
+
+@pytest.mark.parametrize(
+    "records",
+    [
+        rec("ghost", "1", "pass"),  # a test that was never collected
+        rec("a", "1", "fail") + rec("a", "1", "pass"),  # two outcomes for one test
+    ],
+)
+def test_unknown_or_duplicated_records_make_the_run_an_error(records: str) -> None:
+    collected = line(kind="collected", tests=[{"nodeid": "a", "task": "1"}])
+    report = score(CALC, outcome(collected + records + SESSION))
+    assert report.status is Status.ERROR and report.score == 0
+    assert "could not be trusted" in report.message
 
 
 def test_unmarked_tests_are_reported_as_unscored() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from grader.errors import SubmissionError
-from grader.lab import find_lab
+from grader.lab import find_lab, load_lab
 from grader.workspace import MAX_FILE_BYTES, build_workspace, resolve_submission
 from tests.conftest import FIXTURE_LABS, FIXTURE_SOLUTIONS, SUBMISSIONS
 
@@ -23,14 +23,37 @@ def test_takes_only_declared_files_and_pristine_tests(calc, tmp_path: Path) -> N
     tree = SUBMISSIONS / "calc-tampered"
     ws = build_workspace(calc, tree, tmp_path / "ws")
     assert ws.taken == ("fx/calc.py",)
-    assert (ws.lab_dir / "fx/calc.py").read_text() == (tree / "fx/calc.py").read_text()
+    assert (ws.learner_dir / "fx/calc.py").read_text() == (tree / "fx/calc.py").read_text()
     # the learner's edited test, conftest.py and pytest.ini changed nothing
     pristine = (calc.root / "tests/test_task2_mul.py").read_text()
-    assert (ws.lab_dir / "tests/test_task2_mul.py").read_text() == pristine
-    assert not (ws.lab_dir / "conftest.py").exists()
-    assert not (ws.lab_dir / "fx/conftest.py").exists()
-    assert not (ws.lab_dir / "pytest.ini").exists()
+    assert (ws.judge_dir / "tests/test_task2_mul.py").read_text() == pristine
+    for folder in (ws.learner_dir, ws.judge_dir):
+        assert not (folder / "conftest.py").exists()
+        assert not (folder / "fx/conftest.py").exists()
+        assert not (folder / "pytest.ini").exists()
     assert (ws.grader_dir / "mlskills_grader_plugin.py").is_file()
+    assert (ws.grader_dir / "mlskills_boundary" / "worker.py").is_file()
+
+
+def test_a_sealed_lab_keeps_learner_code_and_tests_apart(calc, tmp_path: Path) -> None:
+    ws = build_workspace(calc, FIXTURE_SOLUTIONS / "calc", tmp_path / "ws")
+    assert ws.sealed
+    # the judge's tree has no learner code that a test could import by mistake
+    assert not list(ws.judge_dir.glob("fx/*.py"))
+    assert (ws.judge_dir / "tests/test_task1_add.py").is_file()
+    # the learner's tree has their code, and never the tests
+    assert (ws.learner_dir / "fx/calc.py").is_file()
+    assert not (ws.learner_dir / "tests").exists()
+
+
+def test_an_in_process_lab_runs_tests_beside_the_code(tmp_path: Path) -> None:
+    lab_dir = tmp_path / "labs" / "calc"
+    shutil.copytree(FIXTURE_LABS / "calc", lab_dir)
+    manifest = lab_dir / "lab.toml"
+    manifest.write_text(manifest.read_text().replace('mode = "sealed"', 'mode = "in-process"'))
+    ws = build_workspace(load_lab(lab_dir), FIXTURE_SOLUTIONS / "calc", tmp_path / "ws")
+    assert not ws.sealed and ws.learner_dir == ws.judge_dir
+    assert (ws.judge_dir / "fx/calc.py").is_file() and (ws.judge_dir / "tests").is_dir()
 
 
 def test_whole_clone_is_recognised_by_its_labs_folder(calc, tmp_path: Path) -> None:
@@ -48,10 +71,53 @@ def test_missing_submission_folder_is_a_clear_error(calc, tmp_path: Path) -> Non
 def test_deleted_starter_file_stays_missing(calc, tmp_path: Path) -> None:
     tree = tmp_path / "tree"
     (tree / "fx").mkdir(parents=True)
+    (tree / "fx" / "__init__.py").write_text("")
     ws = build_workspace(calc, tree, tmp_path / "ws")
-    assert not (ws.lab_dir / "fx/calc.py").exists()
-    assert (ws.lab_dir / "fx/__init__.py").exists() is False
-    assert (ws.lab_dir / "tests/test_task1_add.py").exists()
+    assert not (ws.learner_dir / "fx/calc.py").exists()
+    assert (ws.judge_dir / "tests/test_task1_add.py").exists()
+
+
+@pytest.mark.parametrize(
+    ("layout", "advice"),
+    [
+        ("empty", ""),
+        ("parent", "seem to be in calc/; pass that folder"),
+        ("inside", "a folder inside the lab"),
+        ("deeper", "seem to be in course/labs/calc/"),
+    ],
+)
+def test_a_submission_with_none_of_the_files_says_where_it_looked(
+    calc, tmp_path: Path, layout: str, advice: str
+) -> None:
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    if layout == "parent":
+        tree = tmp_path / "labs"
+        shutil.copytree(FIXTURE_SOLUTIONS / "calc", tree / "calc")
+    elif layout == "inside":
+        shutil.copytree(FIXTURE_SOLUTIONS / "calc", tmp_path / "lab")
+        tree = tmp_path / "lab" / "fx"
+    elif layout == "deeper":
+        shutil.copytree(FIXTURE_SOLUTIONS / "calc", tree / "course" / "labs" / "calc")
+    with pytest.raises(SubmissionError) as info:
+        build_workspace(calc, tree, tmp_path / "ws", shown="the upload")
+    assert "submission files (fx/*.py) was found in the upload" in str(info.value)
+    assert advice in str(info.value)
+
+
+def test_files_uploaded_flat_are_taken_where_the_lab_declares_them(tmp_path: Path) -> None:
+    lab_dir = tmp_path / "labs" / "calc"
+    shutil.copytree(FIXTURE_LABS / "calc", lab_dir)
+    manifest = lab_dir / "lab.toml"
+    manifest.write_text(
+        manifest.read_text().replace('files = ["fx/*.py"]', 'files = ["fx/calc.py"]')
+    )
+    upload = tmp_path / "upload"
+    upload.mkdir()
+    shutil.copyfile(FIXTURE_SOLUTIONS / "calc" / "fx" / "calc.py", upload / "calc.py")
+    ws = build_workspace(load_lab(lab_dir), upload, tmp_path / "ws")
+    assert ws.taken == ("fx/calc.py",)
+    assert "a * b" in (ws.learner_dir / "fx/calc.py").read_text()
 
 
 def test_symlink_outside_the_submission_is_refused(calc, tmp_path: Path) -> None:
@@ -60,7 +126,7 @@ def test_symlink_outside_the_submission_is_refused(calc, tmp_path: Path) -> None
     tree = tmp_path / "tree"
     (tree / "fx").mkdir(parents=True)
     os.symlink(secret, tree / "fx" / "calc.py")
-    with pytest.raises(SubmissionError, match="points outside the submission"):
+    with pytest.raises(SubmissionError, match=r"fx/calc\.py is a symlink"):
         build_workspace(calc, tree, tmp_path / "ws")
 
 
@@ -71,17 +137,40 @@ def test_symlinked_folder_outside_the_submission_is_refused(calc, tmp_path: Path
     tree = tmp_path / "tree"
     tree.mkdir()
     os.symlink(outside, tree / "fx")
-    with pytest.raises(SubmissionError, match="outside the submission"):
+    with pytest.raises(SubmissionError, match="fx is a symlink"):
         build_workspace(calc, tree, tmp_path / "ws")
 
 
-def test_symlink_inside_the_submission_is_followed(calc, tmp_path: Path) -> None:
+def test_a_symlink_inside_the_submission_is_refused_too(calc, tmp_path: Path) -> None:
     tree = tmp_path / "tree"
     (tree / "fx").mkdir(parents=True)
     (tree / "real.py").write_text("def add(a, b):\n    return a + b\n")
     os.symlink(tree / "real.py", tree / "fx" / "calc.py")
-    ws = build_workspace(calc, tree, tmp_path / "ws")
-    assert "return a + b" in (ws.lab_dir / "fx/calc.py").read_text()
+    with pytest.raises(SubmissionError, match="may not contain symlinks"):
+        build_workspace(calc, tree, tmp_path / "ws")
+
+
+def test_a_symlinked_lab_folder_in_a_clone_is_refused(calc, tmp_path: Path) -> None:
+    """The forgery of issue 13: labs/<slug> pointing at the solutions scored 100/100."""
+    clone = tmp_path / "clone"
+    (clone / "labs").mkdir(parents=True)
+    os.symlink(FIXTURE_SOLUTIONS / "calc", clone / "labs" / "calc")
+    with pytest.raises(SubmissionError, match="labs/calc is a symlink"):
+        resolve_submission(calc, clone)
+
+
+def test_a_symlinked_submission_folder_is_refused(calc, tmp_path: Path) -> None:
+    os.symlink(FIXTURE_SOLUTIONS / "calc", tmp_path / "alice")
+    with pytest.raises(SubmissionError, match="is a symlink"):
+        resolve_submission(calc, tmp_path / "alice")
+
+
+def test_a_fifo_is_refused_with_a_sentence(calc, tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    (tree / "fx").mkdir(parents=True)
+    os.mkfifo(tree / "fx" / "calc.py")
+    with pytest.raises(SubmissionError, match="not a regular file"):
+        build_workspace(calc, tree, tmp_path / "ws")
 
 
 def test_oversized_file_is_refused(calc, tmp_path: Path) -> None:
@@ -97,4 +186,5 @@ def test_hidden_tests_are_laid_over(calc, tmp_path: Path) -> None:
     hidden.mkdir()
     (hidden / "test_hidden.py").write_text("def test_x():\n    pass\n")
     ws = build_workspace(calc, FIXTURE_SOLUTIONS / "calc", tmp_path / "ws", hidden_tests=hidden)
-    assert (ws.lab_dir / "tests/hidden/test_hidden.py").is_file()
+    assert (ws.judge_dir / "tests/hidden/test_hidden.py").is_file()
+    assert not list(ws.learner_dir.rglob("test_hidden.py"))

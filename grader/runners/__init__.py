@@ -8,6 +8,15 @@ container through the Docker SDK; ``auto`` picks docker when an engine answers.
 
 from __future__ import annotations
 
-from grader.runners.base import OutputCapture, Runner, RunOutcome, RunRequest, select_runner
+from grader.runners.base import OutputCapture, Runner, RunOutcome, RunRequest
+from grader.runners.select import RUNNER_NAMES, docker_problem, select_runner
 
-__all__ = ["OutputCapture", "RunOutcome", "RunRequest", "Runner", "select_runner"]
+__all__ = [
+    "RUNNER_NAMES",
+    "OutputCapture",
+    "RunOutcome",
+    "RunRequest",
+    "Runner",
+    "docker_problem",
+    "select_runner",
+]

@@ -1,4 +1,4 @@
-"""The runner interface, shared output capping, and runner selection."""
+"""The runner interface and shared output capping."""
 
 from __future__ import annotations
 
@@ -6,15 +6,12 @@ import logging
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from grader.errors import RunnerUnavailable
 from grader.lab import Lab
 from grader.workspace import Workspace
 
-__all__ = ["OutputCapture", "RunOutcome", "RunRequest", "Runner", "docker_problem", "select_runner"]
+__all__ = ["OutputCapture", "RunOutcome", "RunRequest", "Runner"]
 
 log = logging.getLogger(__name__)
-
-RUNNER_NAMES = ("auto", "docker", "local")
 
 
 @dataclass(frozen=True)
@@ -92,36 +89,3 @@ class OutputCapture:
         else:
             note = f"\n… [{dropped:,} bytes of output cut; showing the first and last parts] …\n"
         return head + note + self._tail.decode("utf-8", "replace")
-
-
-def docker_problem() -> str | None:
-    """``None`` when Docker can be used, otherwise a sentence saying why not."""
-    try:
-        from grader.runners.docker import engine_problem
-    except ImportError:  # the Docker SDK is not installed (as inside the compose image)
-        return "The Docker SDK for Python is not installed."
-    return engine_problem()
-
-
-def select_runner(name: str) -> Runner:
-    """The runner called ``name``; ``auto`` falls back to local with a notice."""
-    from grader.runners.local import LocalRunner
-
-    if name not in RUNNER_NAMES:
-        raise RunnerUnavailable(f"Unknown runner '{name}'; use one of {', '.join(RUNNER_NAMES)}.")
-    if name == "local":
-        return LocalRunner()
-    problem = docker_problem()
-    if problem is None:
-        from grader.runners.docker import DockerRunner
-
-        return DockerRunner()
-    if name == "docker":
-        raise RunnerUnavailable(
-            f"{problem} Start Docker (see README: 'Running the Docker engine'), "
-            "or pass --runner local."
-        )
-    return LocalRunner(
-        notice="No Docker engine answered, so this ran locally without a "
-        "sandbox; start Docker to grade in a container."
-    )

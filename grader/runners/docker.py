@@ -34,8 +34,7 @@ from grader import images
 from grader.errors import ImageBuildError, RunnerUnavailable
 from grader.lab import Lab
 from grader.runners.base import OutputCapture, RunOutcome, RunRequest
-from grader.runners.local import sandbox_env
-from grader.workspace import pytest_command
+from grader.workspace import BOUNDARY_PACKAGE, Workspace, grading_env, pytest_command
 
 __all__ = [
     "COMPOSE_IMAGE",
@@ -185,34 +184,96 @@ def build_images(labs: list[Lab], *, compose: bool = False) -> list[str]:
         client.close()
 
 
-def _tar_of(folder: Path) -> bytes:
-    """The workspace as a tar owned by root and read-only to the learner's user."""
+# Where the workspace lives in the container: one volume, filled by put_archive before
+# the container starts. The learner's side is root-owned and read-only to everyone; the
+# judge's side is a 0700 folder of the judge's user, which no other user can even list.
+GRADING = "/grading"
+LEARNER_DIR = f"{GRADING}/workspace/lab"
+GRADER_DIR = f"{GRADING}/workspace/grader"
+JUDGE_DIR = f"{GRADING}/judge/lab"
+RESULTS_DIR = f"{GRADING}/judge/results"
+JUDGE_TMP = "/judge-tmp"
 
-    def owned_by_root(info: tarfile.TarInfo) -> tarfile.TarInfo:
+
+def _tar_of(workspace: Workspace, judge_uid: int) -> bytes:
+    """The workspace as laid out under ``GRADING``, with owners and modes set in the tar.
+
+    Docker keeps them when it unpacks, so nothing in the container needs to chown.
+    """
+    buffer = io.BytesIO()
+
+    def read_only(info: tarfile.TarInfo) -> tarfile.TarInfo:
         info.uid = info.gid = 0
         info.uname = info.gname = "root"
         info.mode = 0o755 if info.isdir() else 0o644
         return info
 
-    buffer = io.BytesIO()
+    def private_dir(name: str) -> tarfile.TarInfo:
+        info = tarfile.TarInfo(name)
+        info.type = tarfile.DIRTYPE
+        info.uid = info.gid = judge_uid
+        # An in-process lab's judge is the learner, so there is nothing to keep from it.
+        info.mode = 0o700 if workspace.sealed else 0o755
+        return info
+
     with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for item in sorted(folder.iterdir()):
-            tar.add(item, arcname=item.name, filter=owned_by_root)
+        tar.addfile(read_only(_dir_info("workspace")))
+        tar.add(workspace.grader_dir, arcname="workspace/grader", filter=read_only)
+        if workspace.sealed:
+            tar.add(workspace.learner_dir, arcname="workspace/lab", filter=read_only)
+        tar.addfile(private_dir("judge"))
+        tar.add(workspace.judge_dir, arcname="judge/lab", filter=read_only)
+        tar.addfile(private_dir("judge/results"))
     return buffer.getvalue()
 
 
-def _read_file(container: Any, path: str) -> str | None:
+def _dir_info(name: str) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = tarfile.DIRTYPE
+    return info
+
+
+class _Chunks(io.RawIOBase):
+    """A file-like view of the chunks ``get_archive`` streams, so nothing is held whole."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._left = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._left:
+            try:
+                self._left = next(self._chunks)
+            except StopIteration:
+                return 0
+        size = min(len(buffer), len(self._left))
+        buffer[:size] = self._left[:size]
+        self._left = self._left[size:]
+        return size
+
+
+def _read_results(container: Any, path: str) -> tuple[str | None, str]:
+    """(the results, '') or (None, why not); the size cap is checked before reading."""
     try:
         stream, _ = container.get_archive(path)
     except NotFound:
-        return None
-    data = b"".join(stream)
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        return None, ""
+    with tarfile.open(fileobj=io.BufferedReader(_Chunks(iter(stream))), mode="r|") as tar:
         member = tar.next()
         if member is None or not member.isfile():
-            return None
+            return None, ""
+        if member.size > RESULTS_LIMIT:
+            return None, (
+                f"The results file grew to {member.size:,} bytes, over the "
+                f"{RESULTS_LIMIT:,}-byte limit, so it was not read."
+            )
         handle = tar.extractfile(member)
-        return None if handle is None else handle.read(RESULTS_LIMIT).decode("utf-8", "replace")
+        if handle is None:
+            return None, ""
+        return handle.read(RESULTS_LIMIT).decode("utf-8", "replace"), ""
 
 
 class DockerRunner:
@@ -237,30 +298,58 @@ class DockerRunner:
         self, client: docker.DockerClient, image: str, request: RunRequest
     ) -> RunOutcome:
         lab = request.lab
+        workspace = request.workspace
         token = secrets.token_hex(16)
-        results_path = f"/results/{token}.jsonl"
+        results_path = f"{RESULTS_DIR}/{token}.jsonl"
         memory = f"{lab.limits.memory_mb}m"
+        # A sealed lab's judge is a user of its own; an in-process lab's tests import the
+        # learner's code, so they run as the learner.
+        judge_uid = images.JUDGE_UID if workspace.sealed else images.LEARNER_UID
+        learner_dir = LEARNER_DIR if workspace.sealed else JUDGE_DIR
+        command = [
+            "python",
+            "-m",
+            f"{BOUNDARY_PACKAGE}.supervisor",
+            f"--judge-uid={judge_uid}",
+            f"--learner-uid={images.LEARNER_UID}",
+            f"--learner-root={learner_dir}",
+            f"--judge-tmp={JUDGE_TMP}",
+            f"--judge-cwd={JUDGE_DIR}",
+            "--",
+            *pytest_command("python", GRADER_DIR, JUDGE_DIR),
+        ]
+        tmp = f"rw,exec,nosuid,nodev,size={lab.limits.memory_mb}m"
         container = client.containers.create(
             image,
-            command=pytest_command("python", "/workspace"),
-            working_dir="/workspace/lab",
-            user=f"{images.LEARNER_UID}:{images.LEARNER_UID}",
+            command=command,
+            working_dir=f"{GRADING}/workspace",
+            user="0:0",  # the supervisor, which starts the judge and the workers as others
             hostname="localhost",
             network_mode="none",
             read_only=True,
-            tmpfs={"/tmp": f"rw,exec,nosuid,size={lab.limits.memory_mb}m"},
-            mounts=[
-                Mount("/workspace", None, type="volume"),
-                Mount("/results", None, type="volume"),
-            ],
+            tmpfs={
+                "/tmp": tmp,
+                JUDGE_TMP: f"{tmp},uid={judge_uid},gid={judge_uid},mode=0700",
+            },
+            mounts=[Mount(GRADING, None, type="volume")],
             mem_limit=memory,
             memswap_limit=memory,
             nano_cpus=int(lab.limits.cpus * 1e9),
             pids_limit=lab.limits.pids,
             cap_drop=["ALL"],
+            cap_add=["SETUID", "SETGID", "KILL"],
             security_opt=["no-new-privileges"],
             labels={JOB_LABEL: token, "mlskills.lab": lab.slug},
-            environment=sandbox_env("/workspace", results_path),
+            environment={
+                **grading_env(
+                    grader_dir=GRADER_DIR,
+                    judge_dir=JUDGE_DIR,
+                    learner_dir=learner_dir,
+                    results=results_path,
+                ),
+                "PYTHONPATH": GRADER_DIR,  # the supervisor's; it sets the judge's itself
+                "MLSKILLS_JUDGE_PYTHONPATH": f"{JUDGE_DIR}:{GRADER_DIR}",
+            },
             log_config=LogConfig(type="json-file", config={"max-size": "8m", "max-file": "1"}),
             detach=True,
         )
@@ -269,7 +358,7 @@ class DockerRunner:
         timed_out = False
         exit_code: int | None = None
         try:
-            container.put_archive("/workspace", _tar_of(request.workspace.root))
+            container.put_archive(GRADING, _tar_of(workspace, judge_uid))
             container.start()
             reader = threading.Thread(target=_pump_logs, args=(container, capture), daemon=True)
             reader.start()
@@ -283,12 +372,22 @@ class DockerRunner:
             _settle_tail(container, capture)
             container.reload()
             oom = bool(container.attrs["State"].get("OOMKilled"))
-            results = _read_file(container, results_path)
+            results, results_problem = _read_results(container, results_path)
         finally:
             _quietly(lambda: container.remove(v=True, force=True))
-        error = ""
-        if oom and not timed_out:
-            error = (
+        error = results_problem
+        notices = self.notices
+        finished = results is not None and '"kind": "session"' in results
+        if oom and not timed_out and workspace.sealed and finished:
+            # The learner's processes go first when memory runs out, and the judge
+            # recorded what that cost them.
+            notices = (
+                *notices,
+                f"Your code ran out of memory (this lab allows {lab.limits.memory_mb} MB) "
+                "and was killed; the tests that needed it failed.",
+            )
+        elif oom and not timed_out:
+            error = error or (
                 f"The tests ran out of memory (this lab allows {lab.limits.memory_mb} MB) "
                 "and were killed."
             )
@@ -300,7 +399,7 @@ class DockerRunner:
             duration_s=duration,
             timed_out=timed_out,
             error=error,
-            notices=self.notices,
+            notices=notices,
         )
 
 

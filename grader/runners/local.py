@@ -1,4 +1,9 @@
-"""Run the suite in a subprocess on the host: fast, and no isolation at all."""
+"""Run the suite in a subprocess on the host: fast, and no isolation at all.
+
+The judge and the learner's workers run as you: a sealed lab's tests still reach the
+learner's code only through a worker process, so they behave as in the sandbox, but
+nothing stops that code from reading or writing anything you can.
+"""
 
 from __future__ import annotations
 
@@ -16,10 +21,11 @@ from pathlib import Path
 from typing import IO
 
 from grader.runners.base import OutputCapture, RunOutcome, RunRequest
-from grader.workspace import pytest_command, pythonpath
+from grader.workspace import grading_env, pytest_command
 
-__all__ = ["LocalRunner", "sandbox_env"]
+__all__ = ["LocalRunner"]
 
+JOB_ENV = "MLSKILLS_JOB"  # inherited by the judge, its workers and their children
 NO_ISOLATION = "The local runner gives no isolation: the code ran as you, on this machine."
 # Variables that would let the host's settings change what the suite does.
 _DROPPED = (
@@ -32,22 +38,26 @@ _DROPPED = (
 )
 
 
-def sandbox_env(workspace_root: str, results_path: str) -> dict[str, str]:
-    """Environment variables every runner sets for the suite."""
-    return {
-        "PYTHONPATH": pythonpath(workspace_root),
-        "MLSKILLS_RESULTS": results_path,
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONUNBUFFERED": "1",
-        "MPLBACKEND": "Agg",
-        "SPARK_LOCAL_IP": "127.0.0.1",
-        "NO_COLOR": "1",
-    }
-
-
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _kill_job(token: str) -> None:
+    """Kill every process that carries this run's token: the learner's workers start
+    sessions of their own, so the judge's process group does not hold them."""
+    marker = f"{JOB_ENV}={token}".encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as handle:
+                found = marker in handle.read().split(b"\0")
+        except OSError:
+            continue
+        if found:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(entry), signal.SIGKILL)
 
 
 class LocalRunner:
@@ -65,13 +75,22 @@ class LocalRunner:
             for k, v in os.environ.items()
             if k not in _DROPPED and not k.startswith("MLSKILLS_")
         }
-        env.update(sandbox_env(str(workspace.root), str(results_path)))
+        token = secrets.token_hex(8)
+        env[JOB_ENV] = token
+        env.update(
+            grading_env(
+                grader_dir=str(workspace.grader_dir),
+                judge_dir=str(workspace.judge_dir),
+                learner_dir=str(workspace.learner_dir),
+                results=str(results_path),
+            )
+        )
         capture = OutputCapture()
         started = time.monotonic()
         timed_out = False
         proc = subprocess.Popen(
-            pytest_command(sys.executable, str(workspace.root)),
-            cwd=workspace.lab_dir,
+            pytest_command(sys.executable, str(workspace.grader_dir), str(workspace.judge_dir)),
+            cwd=workspace.judge_dir,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -88,6 +107,7 @@ class LocalRunner:
         finally:
             _kill_group(proc)  # also reaps servers the suite left running
             proc.wait()
+            _kill_job(token)
             reader.join(timeout=5)
             proc.stdout.close()
         try:

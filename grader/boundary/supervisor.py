@@ -1,0 +1,156 @@
+"""PID 1 of a grading container: starts the judge and, on its request, learner workers.
+
+    python -m mlskills_boundary.supervisor --judge-uid 2000 --learner-uid 1000 \\
+        --learner-root /workspace/lab -- python -m pytest ...
+
+It runs as root with only SETUID, SETGID, CHOWN and KILL, under ``no-new-privileges``.
+The judge runs as ``--judge-uid`` and each worker as ``--learner-uid``, both with no
+supplementary groups, so a worker cannot read the judge's files, its ``/proc`` entries,
+or signal it. The judge asks for workers over a socket it inherited (``MLSKILLS_SPAWNER_FD``),
+sending the worker's end of a socket pair with each request; a worker never sees this
+socket. When the judge exits, every other process is killed and its exit code returned.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+SPAWNER_ENV = "MLSKILLS_SPAWNER_FD"
+JUDGE_PYTHONPATH_ENV = "MLSKILLS_JUDGE_PYTHONPATH"
+_PACKAGE = __package__ or "mlskills_boundary"
+_PACKAGE_PARENT = str(Path(__file__).resolve().parents[_PACKAGE.count(".") + 1])
+# What a worker's environment is made of: nothing of the judge's leaks into it.
+_LEARNER_ENV_KEEP = ("PATH", "LANG", "LC_ALL", "SPARK_LOCAL_IP", "MPLBACKEND", "NO_COLOR")
+
+
+class Supervisor:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.workers: set[int] = set()
+        self.lock = threading.Lock()
+
+    def learner_env(self, extra: dict[str, Any]) -> dict[str, str]:
+        env = {k: os.environ[k] for k in _LEARNER_ENV_KEEP if k in os.environ}
+        env.update({str(k): str(v) for k, v in extra.items() if not str(k).startswith("MLSKILLS_")})
+        env.update(
+            {
+                "HOME": "/tmp",
+                "TMPDIR": "/tmp",
+                "PYTHONDONTWRITEBYTECODE": "1",
+                "PYTHONUNBUFFERED": "1",
+                "PYTHONPATH": os.pathsep.join([self.args.learner_root, _PACKAGE_PARENT]),
+            }
+        )
+        return env
+
+    def spawn(self, request: dict[str, Any], fd: int) -> dict[str, Any]:
+        uid = self.args.learner_uid
+        proc = subprocess.Popen(
+            [sys.executable, "-m", f"{_PACKAGE}.worker", "--fd", str(fd)],
+            cwd=self.args.learner_root,
+            env=self.learner_env(request.get("env") or {}),
+            pass_fds=[fd],
+            stdin=subprocess.DEVNULL,
+            user=uid,
+            group=uid,
+            extra_groups=[],
+            start_new_session=True,
+        )
+        with self.lock:
+            self.workers.add(proc.pid)
+        threading.Thread(target=proc.wait, daemon=True).start()  # reap it when it exits
+        return {"pid": proc.pid}
+
+    def kill(self, request: dict[str, Any]) -> dict[str, Any]:
+        pid = request.get("pid")
+        with self.lock:
+            known = pid in self.workers
+        if known and type(pid) is int:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+        return {"killed": known}
+
+    def serve(self, channel: socket.socket) -> None:
+        """Answer the judge's spawn and kill requests until it closes the socket."""
+        while True:
+            try:
+                data, fds, _, _ = socket.recv_fds(channel, 65536, 4)
+            except OSError:
+                return
+            if not data:
+                return
+            try:
+                request = json.loads(data)
+                if request.get("op") == "spawn" and len(fds) == 1:
+                    reply = self.spawn(request, fds[0])
+                elif request.get("op") == "kill":
+                    reply = self.kill(request)
+                else:
+                    reply = {"error": "unknown request"}
+            except (ValueError, OSError, subprocess.SubprocessError) as exc:
+                reply = {"error": str(exc)}
+            finally:
+                for fd in fds:
+                    os.close(fd)
+            with contextlib.suppress(OSError):
+                channel.sendall(json.dumps(reply).encode())
+
+    def run(self, command: list[str]) -> int:
+        judge_uid = self.args.judge_uid
+        judge_tmp = Path(self.args.judge_tmp)
+        mine, theirs = socket.socketpair()
+        env = dict(os.environ)
+        env.update(
+            {SPAWNER_ENV: str(theirs.fileno()), "HOME": str(judge_tmp), "TMPDIR": str(judge_tmp)}
+        )
+        judge = subprocess.Popen(
+            command,
+            env=env,
+            pass_fds=[theirs.fileno()],
+            stdin=subprocess.DEVNULL,
+            user=judge_uid,
+            group=judge_uid,
+            extra_groups=[],
+        )
+        theirs.close()
+        threading.Thread(target=self.serve, args=(mine,), daemon=True).start()
+        code = judge.wait()
+        _kill_everyone_else()
+        return code
+
+
+def _kill_everyone_else() -> None:
+    me = os.getpid()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != me:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(entry), signal.SIGKILL)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="mlskills supervisor")
+    parser.add_argument("--judge-uid", type=int, required=True)
+    parser.add_argument("--learner-uid", type=int, required=True)
+    parser.add_argument("--learner-root", required=True)
+    parser.add_argument("--judge-tmp", required=True, help="the judge's private tmpfs")
+    parser.add_argument("--judge-cwd", required=True, help="the folder pytest runs in")
+    parser.add_argument("command", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if os.geteuid() != 0:
+        sys.exit("the supervisor must start as root (with SETUID, SETGID and KILL)")
+    sys.exit(Supervisor(args).run(command))
+
+
+if __name__ == "__main__":
+    main()

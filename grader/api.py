@@ -35,14 +35,20 @@ def grade(
 
 
 def grade_lab(
-    lab: Lab, *, submission: Path | None, runner: Runner, hidden_tests: Path | None = None
+    lab: Lab,
+    *,
+    submission: Path | None,
+    runner: Runner,
+    hidden_tests: Path | None = None,
+    tasks: tuple[str, ...] = (),
 ) -> GradeReport:
+    """Grade ``submission``; with ``tasks``, run and report only those tasks' tests."""
     tree = resolve_submission(lab, submission)
     with tempfile.TemporaryDirectory(prefix=f"mlskills-{lab.slug}-") as tmp:
         workspace = build_workspace(lab, tree, Path(tmp) / "workspace", hidden_tests=hidden_tests)
         started = time.monotonic()
         try:
-            outcome = runner.run(RunRequest(lab=lab, workspace=workspace))
+            outcome = runner.run(RunRequest(lab=lab, workspace=workspace, tasks=tasks))
         except GraderError:
             raise
         except Exception as exc:  # a crash in grading becomes a result, never a traceback
@@ -55,7 +61,7 @@ def grade_lab(
                 duration_s=time.monotonic() - started,
                 error=f"The {runner.name} runner failed: {exc}",
             )
-    return score(lab, outcome, hidden_tests=hidden_tests is not None)
+    return score(lab, outcome, hidden_tests=hidden_tests is not None, tasks=tasks)
 
 
 @dataclass(frozen=True)

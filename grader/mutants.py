@@ -241,7 +241,13 @@ def overlay(mutant: Mutant, dest: Path) -> Path:
 
 def _grade_mutant(mutant: Mutant, runner: Runner) -> GradeReport:
     with tempfile.TemporaryDirectory(prefix=f"mlskills-mutant-{mutant.name}-") as tmp:
-        return grade_lab(mutant.lab, submission=overlay(mutant, Path(tmp)), runner=runner)
+        # A mutant needs only its own task's tests.
+        return grade_lab(
+            mutant.lab,
+            submission=overlay(mutant, Path(tmp)),
+            runner=runner,
+            tasks=(mutant.task,),
+        )
 
 
 def _first_line(text: str) -> str:

@@ -33,6 +33,23 @@ _phases: pytest.StashKey[dict[str, dict[str, Any]]] = pytest.StashKey()
 _CONFIG: dict[str, pytest.Config] = {}
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--mlskills-tasks",
+        default="",
+        help="run only the tests of these task ids (comma-separated), e.g. for a mutant",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    wanted = {t for t in str(config.getoption("--mlskills-tasks")).split(",") if t}
+    if not wanted:
+        return
+    kept = [item for item in items if _task_of(item) in wanted]
+    config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+    items[:] = kept
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "task(n): the lab task this test belongs to")
     _CONFIG["config"] = config

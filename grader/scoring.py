@@ -197,27 +197,33 @@ HIDDEN_OUTPUT = (
 )
 
 
-def score(lab: Lab, outcome: RunOutcome, *, hidden_tests: bool = False) -> GradeReport:
-    """Score ``outcome``; with ``hidden_tests``, pytest's raw output is not passed on."""
+def score(
+    lab: Lab, outcome: RunOutcome, *, hidden_tests: bool = False, tasks: tuple[str, ...] = ()
+) -> GradeReport:
+    """Score ``outcome``; with ``hidden_tests``, pytest's raw output is not passed on.
+
+    With ``tasks``, only those tasks ran, so only they are scored and reported.
+    """
     records = parse_records(outcome.results or "", timed_out=outcome.timed_out)
-    tasks = tuple(
+    chosen = [task for task in lab.tasks if not tasks or task.id in tasks]
+    results = tuple(
         part
-        for task in lab.tasks
+        for task in chosen
         for part in _score_task(
             task, [t for t in records.tests if t.task == task.id], records, outcome
         )
     )
     if records.problems:  # nothing from an untrustworthy run counts, for or against
-        tasks = tuple(replace(t, score=0, status=Status.ERROR) for t in tasks)
-    total = sum(t.score for t in tasks)
+        results = tuple(replace(t, score=0, status=Status.ERROR) for t in results)
+    total = sum(t.score for t in results)
     message = _run_problem(records, outcome)
     if outcome.error or (message and not outcome.timed_out):
         status = Status.ERROR
     elif outcome.timed_out:
         status = Status.TIMEOUT
-    elif all(t.status is Status.PASS for t in tasks) and tasks:
+    elif all(t.status is Status.PASS for t in results) and results:
         status = Status.PASS
-    elif any(t.status is Status.ERROR for t in tasks):
+    elif any(t.status is Status.ERROR for t in results):
         status = Status.ERROR
         message = message or "Some tasks have no tests; the lab itself needs fixing."
     else:
@@ -225,11 +231,11 @@ def score(lab: Lab, outcome: RunOutcome, *, hidden_tests: bool = False) -> Grade
     return GradeReport(
         lab=lab.slug,
         score=round(total, 2),
-        max_score=lab.max_score,
+        max_score=sum(t.points for t in chosen),
         status=status,
         runner=outcome.runner,
         duration_s=outcome.duration_s,
-        tasks=tasks,
+        tasks=results,
         message=message,
         notices=outcome.notices,
         output=HIDDEN_OUTPUT if hidden_tests else outcome.output,

@@ -278,8 +278,11 @@ def build_workspace(
     return Workspace(root=dest, taken=tuple(taken), sealed=sealed)
 
 
-def pytest_command(python: str, grader_dir: str, judge_dir: str) -> list[str]:
+def pytest_command(
+    python: str, grader_dir: str, judge_dir: str, tasks: tuple[str, ...] = ()
+) -> list[str]:
     """The judge's pytest command line, given where the workspace's folders are."""
+    only = [f"--mlskills-tasks={','.join(tasks)}"] if tasks else []
     return [
         python,
         "-m",
@@ -297,6 +300,7 @@ def pytest_command(python: str, grader_dir: str, judge_dir: str) -> list[str]:
         # Learner output streams to the runner, which keeps its head and tail; captured,
         # it would pile up in memory or in the tmpfs. capsys and caplog still work.
         "-s",
+        *only,
         f"{judge_dir}/tests",
     ]
 

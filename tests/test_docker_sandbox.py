@@ -115,13 +115,19 @@ def test_root_and_lab_are_read_only_and_tmp_is_writable(tmp_path: Path, docker_r
         docker_runner,
         """
         import os, pathlib
-        for target in ["/etc/evil", "/usr/evil", "/workspace/lab/tests/test_probe.py",
-                       "/workspace/.grader/mlskills_grader_plugin.py"]:
+        assert os.path.isfile("/grading/judge/lab/tests/test_probe.py")
+        assert os.path.isfile("/grading/workspace/grader/mlskills_grader_plugin.py")
+        for target in ["/etc/evil", "/usr/evil", "/grading/judge/lab/tests/test_probe.py",
+                       "/grading/workspace/grader/mlskills_grader_plugin.py"]:
             with pytest.raises(OSError):
                 open(target, "w").write("x")
+        for folder in ["/grading/judge/lab", "/grading/workspace/grader",
+                       "/grading/judge/lab/tests"]:
+            with pytest.raises(OSError):
+                os.rename(folder, folder + "-moved")
         pathlib.Path("/tmp/ok").write_text("fine")
         with pytest.raises(OSError):
-            os.listdir("/results")  # the results file's name cannot be listed
+            os.listdir("/grading/judge/results")  # the results file's name cannot be listed
         assert "MLSKILLS_RESULTS" not in os.environ
         assert not os.path.exists("/var/run/docker.sock")
     """,
@@ -203,3 +209,22 @@ def test_flood_of_output_is_capped_with_head_and_tail(tmp_path: Path, docker_run
     assert "FIRST-LINE" in report.output
     assert "output cut; showing the first and last parts" in report.output
     assert "LAST-LINE" in report.output
+
+
+def test_an_oversized_results_file_is_refused_before_it_is_read(
+    tmp_path: Path, docker_runner: Any
+) -> None:
+    """An in-process test grows the results file it holds open (sparse: no disk used)."""
+    report = grade_probe(
+        tmp_path,
+        docker_runner,
+        """
+        import os
+        for fd in os.listdir("/proc/self/fd"):
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if target.startswith("/grading/judge/results/"):
+                os.truncate(target, 100 * 1024 * 1024)
+    """,
+    )
+    assert report.status is Status.ERROR
+    assert "over the 16,777,216-byte limit" in report.message, report.message

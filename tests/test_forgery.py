@@ -302,3 +302,76 @@ def test_a_timeout_credits_nothing_unfinished(tmp_path: Path, docker_runner: Any
     assert task2.score == 10, f"task 2 scored {task2.score}/20 with one of two tests finished"
     unfinished = [t for t in task2.tests if t.status is not Status.PASS]
     assert [t.message for t in unfinished] == ["did not finish before the time limit"]
+
+
+PROBE_MANIFEST = """\
+format_version = 1
+slug = "probe"
+title = "Sealed probe"
+blurb = "Its test asks the learner's worker what it could do."
+
+[submission]
+files = ["probe/*.py"]
+
+[sandbox]
+mode = "sealed"
+
+[limits]
+time_limit_s = 60
+memory_mb = 256
+cpus = 1
+
+[[tasks]]
+id = 1
+title = "Probe"
+points = 1
+hint = "None: this lab probes the sandbox."
+"""
+
+FILL = '''
+import errno, os
+
+
+def fill(path, megabytes):
+    """Write up to ``megabytes`` MB to ``path``; the MB written and the error that stopped it."""
+    written, block = 0, b"x" * (1 << 20)
+    try:
+        with open(path, "wb") as handle:
+            for _ in range(megabytes):
+                handle.write(block)
+                handle.flush()
+                written += 1
+    except OSError as exc:
+        return written, errno.errorcode.get(exc.errno, str(exc.errno))
+    finally:
+        if os.path.exists(path):
+            os.remove(path)
+    return written, ""
+'''
+
+FILL_TEST = """
+import pytest
+
+
+@pytest.mark.task(1)
+def test_writes_stop_at_the_caps(learner):
+    probe = learner.module("probe.disk")
+    # the learner's tmpfs holds half the memory limit; the lab files and the judge's
+    # folder take nothing at all
+    written, error = probe.fill("/tmp/big", 400)
+    assert written < 200 and error in ("ENOSPC", "EFBIG"), (written, error)
+    for path in ("/grading/workspace/lab/x", "/grading/judge/results/x", "/judge-tmp/x", "/x"):
+        assert probe.fill(path, 1)[0] == 0, path
+"""
+
+
+def test_writes_past_the_caps_fail_inside_the_container(tmp_path: Path, docker_runner: Any) -> None:
+    lab = tmp_path / "labs" / "probe"
+    (lab / "tests").mkdir(parents=True)
+    (lab / "probe").mkdir()
+    (lab / "probe" / "__init__.py").write_text("")
+    (lab / "probe" / "disk.py").write_text(FILL)
+    (lab / "lab.toml").write_text(PROBE_MANIFEST)
+    (lab / "tests" / "test_probe.py").write_text(FILL_TEST)
+    graded = api.grade_lab(load_lab(lab), submission=None, runner=docker_runner)
+    assert graded.status is Status.PASS, graded.tasks[0].first_failure

@@ -10,6 +10,7 @@ import pytest
 
 from grader import api
 from grader.errors import RunnerUnavailable
+from grader.lab import find_lab
 from grader.runners.base import OutputCapture
 from grader.runners.local import LocalRunner
 from grader.runners.select import select_runner
@@ -119,3 +120,12 @@ def test_local_runner_says_it_gives_no_isolation() -> None:
         labs_root=FIXTURE_LABS,
     )
     assert any("no isolation" in n for n in report.notices)
+
+
+def test_grading_some_tasks_runs_and_reports_only_theirs() -> None:
+    lab = find_lab("calc", FIXTURE_LABS)
+    report = api.grade_lab(
+        lab, submission=SUBMISSIONS / "calc-partial", runner=LocalRunner(), tasks=("2",)
+    )
+    assert [t.id for t in report.tasks] == ["2"] and report.max_score == 20
+    assert [t.name.split("::")[0] for t in report.tasks[0].tests] == ["tests/test_task2_mul.py"] * 2

@@ -17,6 +17,7 @@ import argparse
 import contextlib
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -144,11 +145,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--learner-root", required=True)
     parser.add_argument("--judge-tmp", required=True, help="the judge's private tmpfs")
     parser.add_argument("--judge-cwd", required=True, help="the folder pytest runs in")
+    parser.add_argument(
+        "--max-file-mb", type=int, required=True, help="no process may write a bigger file"
+    )
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if os.geteuid() != 0:
         sys.exit("the supervisor must start as root (with SETUID, SETGID and KILL)")
+    # Inherited by every child: a write past it fails (Python ignores SIGXFSZ: EFBIG).
+    cap = args.max_file_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_FSIZE, (cap, cap))
     sys.exit(Supervisor(args).run(command))
 
 

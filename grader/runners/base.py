@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 class RunRequest:
     lab: Lab
     workspace: Workspace
+    tasks: tuple[str, ...] = ()  # only these tasks' tests; () means every task
 
 
 @dataclass(frozen=True)

@@ -211,9 +211,11 @@ def _tar_of(workspace: Workspace, judge_uid: int) -> bytes:
     def private_dir(name: str) -> tarfile.TarInfo:
         info = tarfile.TarInfo(name)
         info.type = tarfile.DIRTYPE
-        info.uid = info.gid = judge_uid
-        # An in-process lab's judge is the learner, so there is nothing to keep from it.
-        info.mode = 0o700 if workspace.sealed else 0o755
+        if workspace.sealed:
+            info.uid = info.gid = judge_uid
+            info.mode = 0o700
+        else:  # the judge is the learner: nothing to hide, and nothing of it to own
+            info.mode = 0o755
         return info
 
     with tarfile.open(fileobj=buffer, mode="w") as tar:
@@ -223,7 +225,13 @@ def _tar_of(workspace: Workspace, judge_uid: int) -> bytes:
             tar.add(workspace.learner_dir, arcname="workspace/lab", filter=read_only)
         tar.addfile(private_dir("judge"))
         tar.add(workspace.judge_dir, arcname="judge/lab", filter=read_only)
-        tar.addfile(private_dir("judge/results"))
+        results = private_dir("judge/results")
+        if not workspace.sealed:
+            # The in-process judge is the learner: it may create the results file by the
+            # name it was given, but not list the folder to find it.
+            results.uid = results.gid = 0
+            results.mode = 0o1733
+        tar.addfile(results)
     return buffer.getvalue()
 
 
@@ -315,10 +323,13 @@ class DockerRunner:
             f"--learner-root={learner_dir}",
             f"--judge-tmp={JUDGE_TMP}",
             f"--judge-cwd={JUDGE_DIR}",
+            f"--max-file-mb={lab.limits.memory_mb // 2}",
             "--",
-            *pytest_command("python", GRADER_DIR, JUDGE_DIR),
+            *pytest_command("python", GRADER_DIR, JUDGE_DIR, request.tasks),
         ]
-        tmp = f"rw,exec,nosuid,nodev,size={lab.limits.memory_mb}m"
+        # Both tmpfs count against the memory limit, so each gets half: filling them is a
+        # "no space left" for the code that did it, not an out-of-memory kill.
+        tmp = f"rw,exec,nosuid,nodev,size={lab.limits.memory_mb // 2}m"
         container = client.containers.create(
             image,
             command=command,

@@ -89,7 +89,9 @@ class LocalRunner:
         started = time.monotonic()
         timed_out = False
         proc = subprocess.Popen(
-            pytest_command(sys.executable, str(workspace.grader_dir), str(workspace.judge_dir)),
+            pytest_command(
+                sys.executable, str(workspace.grader_dir), str(workspace.judge_dir), request.tasks
+            ),
             cwd=workspace.judge_dir,
             env=env,
             stdin=subprocess.DEVNULL,

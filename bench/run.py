@@ -2,8 +2,10 @@
 
 Figures are ratios measured in one run, because these machines are noisy:
 
-- grader overhead on one lab's solution: bare pytest, the local runner, and the docker
-  runner with a cold and a warm image, each as a ratio to bare pytest
+- grader overhead on one lab's solution: bare pytest (plain ``pytest`` in the lab folder),
+  the local runner, and the docker runner with a cold and a warm image, each as a ratio
+  to bare pytest (target for networking, warm: at most 1.25)
+- the worker round trip: one call to learner code and back, p50 and p99
 - image: a cold build, and the warm check that must not rebuild
 - ``grader check`` of every lab under docker: wall time, and per-lab suite times
 - ``grader check --mutants``: each lab's kill rate (mutants rejected / mutants) and survivors
@@ -36,7 +38,6 @@ from grader.api import check_lab, grade_lab  # noqa: E402
 from grader.lab import find_lab, list_labs, load_lab  # noqa: E402
 from grader.runners.local import LocalRunner  # noqa: E402
 from grader.runners.select import docker_problem  # noqa: E402
-from grader.workspace import build_workspace  # noqa: E402
 
 
 def timed(action: Any) -> tuple[float, Any]:
@@ -46,17 +47,48 @@ def timed(action: Any) -> tuple[float, Any]:
 
 
 def bare_pytest(slug: str) -> float:
-    """The solution's suite under plain pytest, in a workspace like the grader's."""
+    """The solution's suite under plain ``pytest`` in the lab folder, as a learner runs it.
+
+    The lab folder is copied and the solution laid over it; a sealed lab's tests still
+    reach the code through a worker (the fixture comes from the installed grader).
+    """
     lab = find_lab(slug)
     with tempfile.TemporaryDirectory() as tmp:
-        ws = build_workspace(lab, REPO / "solutions" / slug, Path(tmp) / "ws")
-        env = {**os.environ, "PYTHONPATH": str(ws.lab_dir)}
+        folder = Path(tmp) / slug
+        shutil.copytree(lab.root, folder, ignore=shutil.ignore_patterns("__pycache__"))
+        solution = REPO / "solutions" / slug
+        for path in solution.rglob("*"):
+            if path.is_file() and "__pycache__" not in path.parts:
+                shutil.copyfile(path, folder / path.relative_to(solution))
         seconds, proc = timed(lambda: subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-s", "tests"],
-            cwd=ws.lab_dir, env=env, capture_output=True, check=False))
+            cwd=folder, env=dict(os.environ), capture_output=True, check=False))
         if proc.returncode != 0:
             raise SystemExit(f"bare pytest failed on the {slug} solution:\n{proc.stdout[-2000:]}")
     return float(seconds)
+
+
+def worker_round_trip(rows: list[tuple[str, str, str]], out: dict[str, Any]) -> None:
+    """One call across the boundary and back: p50 and p99 of 2000, after a warm-up."""
+    from grader.boundary.fixture import Learner
+
+    learner = Learner(REPO)
+    try:
+        hypot = learner.module("math").hypot
+        for _ in range(200):
+            hypot(3.0, 4.0)
+        samples = []
+        for _ in range(2000):
+            started = time.perf_counter()
+            hypot(3.0, 4.0)
+            samples.append(time.perf_counter() - started)
+    finally:
+        learner.close()
+    samples.sort()
+    p50, p99 = samples[len(samples) // 2], samples[int(len(samples) * 0.99)]
+    out["worker_round_trip"] = {"p50_us": p50 * 1e6, "p99_us": p99 * 1e6, "calls": len(samples)}
+    rows.append(("worker round trip, p50", f"{p50 * 1e6:.0f} µs", ""))
+    rows.append(("worker round trip, p99", f"{p99 * 1e6:.0f} µs", ""))
 
 
 def overhead(slug: str, rows: list[tuple[str, str, str]], out: dict[str, Any]) -> None:
@@ -148,6 +180,7 @@ def main() -> int:
         lab_benches([args.lab], out)
     else:
         overhead(args.overhead_lab, rows, out)
+        worker_round_trip(rows, out)
         check_all(rows, out)
         mutant_kill_rates(rows, out)
         lab_benches([*(p.name for p in list_labs()), "batch"], out)

@@ -24,7 +24,7 @@ ROW = [12.0, 70.0, 2.0, 15.0]
 # Each test makes a few calls of a fraction of a second; a call still running after this
 # long is a retry loop that never ends, and the worker is replaced.
 CALL_TIMEOUT_S = 10.0
-RUNAWAY = 50
+RUNAWAY = 50  # sleeps before the fake sleep calls the retries unbounded
 # How often a loopback server looks for shutdown(): the default, 0.5 s, is paid per test.
 POLL_S = 0.02
 DROP = "drop"  # a scripted outcome: read the request, then close the connection unanswered
@@ -184,7 +184,7 @@ def _grpc_outcome(call: Callable[[], Any]) -> str:
     """The gRPC status code a call ended with ("OK" when it returned), or what it raised."""
     try:
         call()
-    except AssertionError:  # the worker did not answer in time: nothing more to say here
+    except AssertionError:  # the worker timed out or is gone: its own message says it best
         raise
     except Exception as exc:
         code = getattr(exc, "code", None)  # a grpc.RpcError's code, by name
@@ -192,11 +192,11 @@ def _grpc_outcome(call: Callable[[], Any]) -> str:
     return "OK"
 
 
-def _outcome(call: Callable[[], Any]) -> Any:
+def _outcome(call: Callable[[], Any]) -> int | str:
     """What a call ended with: the response's status code, or the exception it raised."""
     try:
         return call().status_code
-    except AssertionError:  # the worker did not answer in time: nothing more to say here
+    except AssertionError:  # the worker timed out or is gone: its own message says it best
         raise
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}".splitlines()[0]

@@ -57,6 +57,9 @@ mkdir -p "$root/results"
 rm -f "$results"
 errors="$(mktemp)"
 cd "$source_dir"
+# Gradescope runs this as root: a sealed lab's tests and the learner's code then run as
+# two other users, as in the grader's own Docker sandbox.
+if [ "$(id -u)" = 0 ]; then export MLSKILLS_SPLIT_USERS=1; fi
 MLSKILLS_ROOT="$source_dir" PYTHONPATH="$source_dir" "$python" -m grader grade {slug} \\
   --runner local --submission "$root/submission" --gradescope "$results"{hidden} 2>"$errors"
 cat "$errors" >&2

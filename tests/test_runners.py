@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -12,9 +16,9 @@ from grader import api
 from grader.errors import RunnerUnavailable
 from grader.lab import find_lab
 from grader.runners.base import OutputCapture
-from grader.runners.local import LocalRunner
+from grader.runners.local import LocalRunner, reachable_by_others
 from grader.runners.select import select_runner
-from tests.conftest import FIXTURE_LABS, SUBMISSIONS
+from tests.conftest import FIXTURE_LABS, FIXTURE_SOLUTIONS, SUBMISSIONS
 
 
 def test_output_capture_keeps_head_and_tail_and_says_what_it_cut() -> None:
@@ -129,3 +133,43 @@ def test_grading_some_tasks_runs_and_reports_only_theirs() -> None:
     )
     assert [t.id for t in report.tasks] == ["2"] and report.max_score == 20
     assert [t.name.split("::")[0] for t in report.tasks[0].tests] == ["tests/test_task2_mul.py"] * 2
+
+
+@pytest.fixture(scope="session")
+def shared_python() -> Any:
+    """A Python other users can run, with pytest: a venv from the system's interpreter."""
+    system = shutil.which("python3.11", path="/usr/bin:/usr/local/bin")
+    if os.geteuid() != 0 or system is None or not reachable_by_others(Path(system)):
+        pytest.skip("needs root and a python3.11 that other users can run")
+    folder = Path(tempfile.mkdtemp(prefix="mlskills-shared-python-", dir="/tmp"))
+    os.chmod(folder, 0o755)
+    try:
+        subprocess.run([system, "-m", "venv", str(folder)], check=True)
+        subprocess.run([str(folder / "bin" / "pip"), "install", "--quiet", "pytest"], check=True)
+        yield str(folder / "bin" / "python")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_split_users_keeps_the_judge_out_of_the_learners_reach(
+    shared_python: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MLSKILLS_SPLIT_USERS=1, as in Gradescope's container: two users without Docker."""
+    monkeypatch.setenv("MLSKILLS_SPLIT_USERS", "1")
+    runner = LocalRunner(python=shared_python)
+    solved = api.grade(
+        slug="calc", submission=FIXTURE_SOLUTIONS / "calc", runner=runner, labs_root=FIXTURE_LABS
+    )
+    assert solved.score == 30 and "two other users" in " ".join(solved.notices)
+    probe = tmp_path / "probe"
+    (probe / "fx").mkdir(parents=True)
+    (probe / "fx" / "calc.py").write_text(
+        "import os\n\n\ndef add(a, b):\n"
+        "    return [os.getuid(), os.access(os.environ.get('MLSKILLS_LEARNER_ROOT', '/'), 0)]\n\n\n"
+        "def mul(a, b):\n    return -1\n"
+    )
+    graded = api.grade(slug="calc", submission=probe, runner=runner, labs_root=FIXTURE_LABS)
+    message = graded.tasks[0].first_failure
+    assert "[1000," in message, message  # add() ran as the learner's user, not as root
+    assert graded.score == 0

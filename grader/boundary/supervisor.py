@@ -31,7 +31,16 @@ JUDGE_PYTHONPATH_ENV = "MLSKILLS_JUDGE_PYTHONPATH"
 _PACKAGE = __package__ or "mlskills_boundary"
 _PACKAGE_PARENT = str(Path(__file__).resolve().parents[_PACKAGE.count(".") + 1])
 # What a worker's environment is made of: nothing of the judge's leaks into it.
-_LEARNER_ENV_KEEP = ("PATH", "LANG", "LC_ALL", "SPARK_LOCAL_IP", "MPLBACKEND", "NO_COLOR")
+_LEARNER_ENV_KEEP = (
+    "PATH",
+    "LANG",
+    "LC_ALL",
+    "SPARK_LOCAL_IP",
+    "MPLBACKEND",
+    "NO_COLOR",
+    "JAVA_HOME",
+    "MLSKILLS_JOB",  # the local runner's sweep finds leftover processes by it
+)
 
 
 class Supervisor:
@@ -42,7 +51,9 @@ class Supervisor:
 
     def learner_env(self, extra: dict[str, Any]) -> dict[str, str]:
         env = {k: os.environ[k] for k in _LEARNER_ENV_KEEP if k in os.environ}
-        env.update({str(k): str(v) for k, v in extra.items() if not str(k).startswith("MLSKILLS_")})
+        env.update(
+            {str(k): str(v) for k, v in extra.items() if not str(k).startswith("MLSKILLS_")}
+        )
         env.update(
             {
                 "HOME": "/tmp",
@@ -126,16 +137,27 @@ class Supervisor:
         theirs.close()
         threading.Thread(target=self.serve, args=(mine,), daemon=True).start()
         code = judge.wait()
-        _kill_everyone_else()
+        _kill_the_rest({judge_uid, self.args.learner_uid})
         return code
 
 
-def _kill_everyone_else() -> None:
+def _kill_the_rest(uids: set[int]) -> None:
+    """Kill what the judge and the workers left running: in a container (where this is
+    PID 1) every other process, and on a shared machine every process of their users."""
     me = os.getpid()
     for entry in os.listdir("/proc"):
-        if entry.isdigit() and int(entry) != me:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(int(entry), signal.SIGKILL)
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        if me != 1:
+            try:
+                with open(f"/proc/{entry}/status") as handle:
+                    line = next(ln for ln in handle if ln.startswith("Uid:"))
+            except (OSError, StopIteration):
+                continue
+            if int(line.split()[1]) not in uids:
+                continue
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(int(entry), signal.SIGKILL)
 
 
 def main(argv: list[str] | None = None) -> None:

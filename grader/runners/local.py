@@ -3,6 +3,11 @@
 The judge and the learner's workers run as you: a sealed lab's tests still reach the
 learner's code only through a worker process, so they behave as in the sandbox, but
 nothing stops that code from reading or writing anything you can.
+
+Where the host itself is a throwaway container run as root (Gradescope's, or the
+compose ``grader`` service), ``MLSKILLS_SPLIT_USERS=1`` starts the judge and the workers
+as two other users through the same supervisor as the docker runner, so a sealed lab's
+grade cannot be written by the learner's code there either.
 """
 
 from __future__ import annotations
@@ -20,12 +25,19 @@ import time
 from pathlib import Path
 from typing import IO
 
+from grader.errors import RunnerUnavailable
+from grader.images import JUDGE_UID, LEARNER_UID
 from grader.runners.base import OutputCapture, RunOutcome, RunRequest
-from grader.workspace import grading_env, pytest_command
+from grader.workspace import BOUNDARY_PACKAGE, Workspace, grading_env, pytest_command
 
 __all__ = ["LocalRunner"]
 
 JOB_ENV = "MLSKILLS_JOB"  # inherited by the judge, its workers and their children
+SPLIT_ENV = "MLSKILLS_SPLIT_USERS"
+SPLIT_USERS = (
+    "The local runner started the tests and your code as two other users on this machine "
+    "(MLSKILLS_SPLIT_USERS=1), without a container's limits."
+)
 NO_ISOLATION = "The local runner gives no isolation: the code ran as you, on this machine."
 # Variables that would let the host's settings change what the suite does.
 _DROPPED = (
@@ -60,15 +72,69 @@ def _kill_job(token: str) -> None:
                 os.kill(int(entry), signal.SIGKILL)
 
 
+def reachable_by_others(path: Path) -> bool:
+    """Whether a user who is neither the owner nor in the group can run ``path``."""
+    target = path.resolve()
+    return all(os.stat(p).st_mode & 0o001 for p in (target, *target.parents))
+
+
+def _split_users(workspace: Workspace, python: str) -> str:
+    """'' when the users can be split for this run, otherwise why not ('-' if not asked)."""
+    if os.environ.get(SPLIT_ENV) != "1" or not workspace.sealed:
+        return "-"
+    if os.geteuid() != 0:
+        raise RunnerUnavailable(
+            f"{SPLIT_ENV}=1 starts the tests and your code as two other users, which needs "
+            "root; run as root in a throwaway container, or unset it."
+        )
+    if not reachable_by_others(Path(python)):
+        return (
+            f"{SPLIT_ENV}=1 was ignored: other users cannot run {python}, so the "
+            "tests and your code ran as one user."
+        )
+    return ""
+
+
+def _hand_over(folder: Path, uid: int) -> Path:
+    folder.mkdir(exist_ok=True)
+    os.chown(folder, uid, uid)
+    os.chmod(folder, 0o700)
+    return folder
+
+
+def _prepare_split(workspace: Workspace) -> tuple[Path, Path]:
+    """Permissions for two users: the judge's folders are its own and closed to everyone
+    else; the learner's code and the grader's files are readable, and nothing is writable.
+
+    Returns the judge's results folder and its temporary folder.
+    """
+    for folder in (workspace.root.parent, workspace.root):
+        os.chmod(folder, 0o711)  # passable, not listable (the temporary folder is 0700)
+    _hand_over(workspace.judge_dir, JUDGE_UID)
+    private = workspace.root / "judge-private"
+    private.mkdir()
+    os.chmod(private, 0o711)
+    return _hand_over(private / "results", JUDGE_UID), _hand_over(private / "tmp", JUDGE_UID)
+
+
 class LocalRunner:
     name = "local"
 
-    def __init__(self, notice: str = "") -> None:
-        self.notices = tuple(n for n in (notice, NO_ISOLATION) if n)
+    def __init__(self, notice: str = "", *, python: str = sys.executable) -> None:
+        self.notice = notice
+        self.python = python  # runs pytest (and, with split users, the supervisor)
 
     def run(self, request: RunRequest) -> RunOutcome:
         workspace = request.workspace
-        results_dir = Path(tempfile.mkdtemp(prefix="mlskills-results-"))
+        why_not = _split_users(workspace, self.python)
+        split = not why_not
+        if split:
+            results_dir, judge_tmp = _prepare_split(workspace)
+            notices: tuple[str, ...] = (SPLIT_USERS,)
+        else:
+            results_dir = Path(tempfile.mkdtemp(prefix="mlskills-results-"))
+            notices = (why_not.strip("-"), NO_ISOLATION)
+        notices = tuple(n for n in (self.notice, *notices) if n)
         results_path = results_dir / f"{secrets.token_hex(16)}.jsonl"
         env = {
             k: v
@@ -85,14 +151,33 @@ class LocalRunner:
                 results=str(results_path),
             )
         )
+        command = pytest_command(
+            self.python, str(workspace.grader_dir), str(workspace.judge_dir), request.tasks
+        )
+        cwd = workspace.judge_dir
+        if split:
+            env["MLSKILLS_JUDGE_PYTHONPATH"] = env["PYTHONPATH"]
+            env["PYTHONPATH"] = str(workspace.grader_dir)  # the supervisor's
+            command = [
+                self.python,
+                "-m",
+                f"{BOUNDARY_PACKAGE}.supervisor",
+                f"--judge-uid={JUDGE_UID}",
+                f"--learner-uid={LEARNER_UID}",
+                f"--learner-root={workspace.learner_dir}",
+                f"--judge-tmp={judge_tmp}",
+                f"--judge-cwd={workspace.judge_dir}",
+                f"--max-file-mb={request.lab.limits.memory_mb}",
+                "--",
+                *command,
+            ]
+            cwd = workspace.root
         capture = OutputCapture()
         started = time.monotonic()
         timed_out = False
         proc = subprocess.Popen(
-            pytest_command(
-                sys.executable, str(workspace.grader_dir), str(workspace.judge_dir), request.tasks
-            ),
-            cwd=workspace.judge_dir,
+            command,
+            cwd=cwd,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -117,7 +202,8 @@ class LocalRunner:
         except FileNotFoundError:
             results = None
         finally:
-            shutil.rmtree(results_dir, ignore_errors=True)
+            if not split:  # a split run's results are in the workspace, removed with it
+                shutil.rmtree(results_dir, ignore_errors=True)
         return RunOutcome(
             runner=self.name,
             exit_code=None if timed_out else proc.returncode,
@@ -125,7 +211,7 @@ class LocalRunner:
             output=capture.text(),
             duration_s=time.monotonic() - started,
             timed_out=timed_out,
-            notices=self.notices,
+            notices=notices,
         )
 
 

@@ -3,6 +3,7 @@
     python tests/replica.py NAME [DELAY_MS]   prints "PORT <n>", then obeys stdin commands:
     unhealthy | healthy              flip grpc.health.v1 to NOT_SERVING / SERVING -> "OK"
     calls                            how many Predict calls it has received -> "OK <n>"
+    in-flight                        how many it is working on right now -> "OK <n>"
 
 It keeps answering Predict whatever its health says, like a real server that is draining:
 only the health status tells a balancer to stop sending it traffic. A row without exactly
@@ -29,18 +30,22 @@ def main() -> None:
     delay_s = float(sys.argv[2]) / 1000 if len(sys.argv) > 2 else 0.0
     pb2, pb2_grpc = protos.load()
 
-    calls = 0
+    calls = in_flight = 0
     lock = threading.Lock()
 
     class Servicer:
         def Predict(self, request, context):
-            nonlocal calls
+            nonlocal calls, in_flight
             with lock:
                 calls += 1
             if any(len(row.features) != N_FEATURES for row in request.rows):
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"rows need {N_FEATURES} features")
             if delay_s:
+                with lock:
+                    in_flight += 1
                 time.sleep(delay_s)  # keeps calls in flight when a test kills this replica
+                with lock:
+                    in_flight -= 1
             return pb2.PredictResponse(scores=[0.5] * len(request.rows), replica=name)
 
         def PredictStream(self, request_iterator, context):
@@ -70,6 +75,9 @@ def main() -> None:
         elif command == "calls":
             with lock:
                 reply = f"OK {calls}"
+        elif command == "in-flight":
+            with lock:
+                reply = f"OK {in_flight}"
         print(reply, flush=True)
     server.stop(0).wait()
 

@@ -57,6 +57,10 @@ class Replica:
         """How many Predict calls this replica has received."""
         return int(self.command("calls").split()[1])
 
+    def in_flight(self) -> int:
+        """How many Predict calls this replica is working on right now."""
+        return int(self.command("in-flight").split()[1])
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
@@ -171,8 +175,9 @@ def test_a_rejected_request_is_not_sent_to_another_replica(
     )
 
 
-def test_killing_a_replica_mid_run_loses_no_request(balancer: Any) -> None:
-    # Each call takes 10 ms and 4 threads keep calling, so the kill lands mid-call.
+def test_killing_a_replica_mid_run_loses_no_request(balancer: Any, wait_until: Any) -> None:
+    # Each call takes 10 ms and 4 threads keep calling; k1 is killed while it is working on
+    # a call, so that call must go elsewhere.
     with _running(["k1", "k2", "k3"], delay_ms=10) as replicas:
         client = balancer.BalancedClient([r.target for r in replicas])
         served: list[list[str]] = [[] for _ in range(4)]
@@ -193,7 +198,8 @@ def test_killing_a_replica_mid_run_loses_no_request(balancer: Any) -> None:
             for worker in workers:
                 worker.start()
             warmed_up.wait(30)  # 4 x 20 calls done, 4 x 60 to go
-            replicas[0].stop()  # SIGKILL while calls are in flight: no goodbye, no drain
+            wait_until(replicas[0].in_flight, timeout=10, what="k1 to be working on a call")
+            replicas[0].stop()  # SIGKILL mid-call: no goodbye, no drain
             for worker in workers:
                 worker.join(60)
         finally:

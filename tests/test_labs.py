@@ -1,4 +1,5 @@
-"""Every lab checks out: each task fails on its starter and passes on its solution.
+"""Every lab checks out: each task fails on its starter and passes on its solution, and
+every mutant (a plausible wrong solution) fails its task.
 
 Runs ``grader check`` per lab under the docker runner (the real sandbox), so it also
 builds each lab's image. Without an engine (and without REQUIRE_DOCKER) it skips; the
@@ -7,10 +8,14 @@ labs can still be checked locally with ``python -m grader check --runner local``
 
 from __future__ import annotations
 
+import io
+
 import pytest
+from rich.console import Console
 
 from grader.api import check_lab
-from grader.lab import list_labs, load_lab
+from grader.lab import list_labs, load_lab, repo_root
+from grader.mutants import Verdict, check_mutants, find_mutants
 
 LABS = [p.name for p in list_labs()]
 
@@ -32,3 +37,23 @@ def test_lab_fails_on_starter_and_passes_on_solution_in_the_sandbox(
     lab = load_lab(list_labs()[LABS.index(slug)])
     result = check_lab(lab, runner=docker_runner)  # type: ignore[arg-type]
     assert result.ok, f"{slug}:\n" + "\n".join(result.problems)
+
+
+MUTANT_LABS = [slug for slug in LABS if (repo_root() / "mutants" / slug).is_dir()]
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+@pytest.mark.parametrize("slug", MUTANT_LABS)
+def test_every_mutant_fails_its_task_in_the_sandbox(slug: str, docker_runner: object) -> None:
+    """``grader check --mutants``: each plausible wrong solution must lose its task."""
+    results = check_mutants(
+        find_mutants([slug]),
+        runner=docker_runner,  # type: ignore[arg-type]
+        jobs=2,
+        console=Console(file=io.StringIO()),
+    )
+    escaped = [r for r in results if r.verdict is not Verdict.KILLED]
+    assert not escaped, f"{slug}: these wrong solutions were not rejected:\n" + "\n".join(
+        f"  {r.mutant.name} (task {r.mutant.task}, {r.verdict}): {r.detail}" for r in escaped
+    )

@@ -233,9 +233,22 @@ class Remote:
     def __repr__(self) -> str:
         return self._label
 
+    def __del__(self) -> None:
+        # Only noted here (any thread, even at shutdown); sent with the next request.
+        with contextlib.suppress(Exception):
+            self._learner._released.append((self._generation, self._id))
+
 
 class Learner:
-    """Handles on the learner's code, in a worker process started on first use."""
+    """Handles on the learner's code, in a worker process started on first use.
+
+    ``learner.Error``, ``learner.Timeout`` and ``learner.Gone`` are the exception classes,
+    for tests that catch them (the package's import name differs in and out of the sandbox).
+    """
+
+    Error = LearnerError
+    Timeout = LearnerTimeout
+    Gone = LearnerGone
 
     def __init__(
         self, root: Path, *, timeout: float = DEFAULT_TIMEOUT_S, env: dict[str, str] | None = None
@@ -249,7 +262,9 @@ class Learner:
         self._judge_objects: dict[int, Any] = {}
         self._judge_ids: dict[int, int] = {}
         self._lock = threading.Lock()
-        self._callbacks = ThreadPoolExecutor(max_workers=8, thread_name_prefix="judge-callback")
+        # As many as the learner's threads that may wait on a test's fake at once.
+        self._callbacks = ThreadPoolExecutor(max_workers=64, thread_name_prefix="judge-callback")
+        self._released: list[tuple[int, int]] = []
         self._spawner: _Spawner | None = None
 
     # -- the public surface --------------------------------------------------------------
@@ -354,6 +369,7 @@ class Learner:
                 f"{what}: the learner's process that held this object is gone"
                 + (f" ({reason})" if reason else " (it was replaced after an earlier failure)")
             )
+        self._release_handles(process)
         slot = _Slot()
         with process.lock:
             request_id = next(self._ids)
@@ -386,6 +402,15 @@ class Learner:
             raise LearnerGone(
                 f"{what}: the learner's process sent a malformed reply ({exc})"
             ) from None
+
+    def _release_handles(self, process: _Process) -> None:
+        """Tell the worker which of its objects no test holds any more (no reply)."""
+        with self._lock:
+            released, self._released = self._released, []
+        refs = [ref for generation, ref in released if generation == process.generation]
+        if refs:
+            with contextlib.suppress(ChannelClosed, ProtocolError):
+                process.channel.send({"op": "release", "refs": refs})
 
     # -- values --------------------------------------------------------------------------
 
@@ -428,7 +453,10 @@ class Learner:
                 raise ProtocolError("callback arguments of the wrong shape")
             reply = {"cbr": number, "ok": encode(target(*args, **kwargs), self._export)}
         except BaseException as exc:  # the test's own object raised: tell the worker
-            reply = {"cbr": number, "error": f"{type(exc).__name__}: {exc}"[:2000]}
+            reply = {
+                "cbr": number,
+                "error": {"type": type(exc).__name__, "message": str(exc)[:2000]},
+            }
         with contextlib.suppress(ChannelClosed, ProtocolError):
             process.channel.send(reply)
 

@@ -51,9 +51,7 @@ class Supervisor:
 
     def learner_env(self, extra: dict[str, Any]) -> dict[str, str]:
         env = {k: os.environ[k] for k in _LEARNER_ENV_KEEP if k in os.environ}
-        env.update(
-            {str(k): str(v) for k, v in extra.items() if not str(k).startswith("MLSKILLS_")}
-        )
+        env.update({str(k): str(v) for k, v in extra.items() if not str(k).startswith("MLSKILLS_")})
         env.update(
             {
                 "HOME": "/tmp",
@@ -121,10 +119,16 @@ class Supervisor:
         judge_uid = self.args.judge_uid
         judge_tmp = Path(self.args.judge_tmp)
         mine, theirs = socket.socketpair()
-        env = dict(os.environ)
+        env = {k: v for k, v in os.environ.items() if k != JUDGE_PYTHONPATH_ENV}
         env.update(
-            {SPAWNER_ENV: str(theirs.fileno()), "HOME": str(judge_tmp), "TMPDIR": str(judge_tmp)}
+            {
+                SPAWNER_ENV: str(theirs.fileno()),
+                "HOME": str(judge_tmp),
+                "TMPDIR": str(judge_tmp),
+                "PYTHONPATH": os.environ.get(JUDGE_PYTHONPATH_ENV, ""),
+            }
         )
+        cwd = self.args.judge_cwd
         judge = subprocess.Popen(
             command,
             env=env,
@@ -133,6 +137,9 @@ class Supervisor:
             user=judge_uid,
             group=judge_uid,
             extra_groups=[],
+            # Only the judge may enter its folder, so it changes into it once it is the
+            # judge (root here has no DAC override); no other thread runs yet.
+            preexec_fn=lambda: os.chdir(cwd),
         )
         theirs.close()
         threading.Thread(target=self.serve, args=(mine,), daemon=True).start()

@@ -12,9 +12,12 @@ routes calls on the judge's objects (fake clocks, recorders) back to the judge.
 from __future__ import annotations
 
 import argparse
+import builtins
+import contextlib
 import importlib
 import itertools
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -61,9 +64,10 @@ class _JudgeObject:
 
 
 class Worker:
-    def __init__(self, channel: Channel, root: str) -> None:
+    def __init__(self, channel: Channel, root: str, home: str = "") -> None:
         self.channel = channel
         self.root = root
+        self.home = home
         self.objects: dict[int, Any] = {}
         self._ids = itertools.count(1)
         self._callbacks: dict[int, _Slot] = {}
@@ -86,6 +90,8 @@ class Worker:
             pass
         # The judge is gone: nobody is waiting for anything this process does.
         sys.stdout.flush()
+        if self.home:
+            shutil.rmtree(self.home, ignore_errors=True)
         os._exit(0)
 
     # -- values ------------------------------------------------------------------------
@@ -121,6 +127,10 @@ class Worker:
 
     def _handle(self, message: dict[str, Any]) -> None:
         request_id = message.get("id")
+        if request_id is None:  # a notice (releasing handles): nobody waits for a reply
+            with contextlib.suppress(Exception):
+                self._perform(message)
+            return
         try:
             value = self._perform(message)
             reply = {"id": request_id, "ok": encode(value, self.export)}
@@ -139,6 +149,11 @@ class Worker:
             return importlib.import_module(str(message["name"]))
         if op == "ping":
             return os.getpid()
+        if op == "release":
+            with self._lock:
+                for ref in message.get("refs", []):
+                    self.objects.pop(ref, None)
+            return None
         target = self.resolve({"$": "ref", "id": message["ref"]})
         if op == "getattr":
             return getattr(target, str(message["name"]))
@@ -154,10 +169,6 @@ class Worker:
             return target[decode(message["key"], self.resolve)]
         if op == "repr":
             return repr(target)[:MESSAGE_LIMIT]
-        if op == "release":
-            with self._lock:
-                self.objects.pop(message["ref"], None)
-            return None
         raise ProtocolError(f"unknown op {op!r}")
 
     def callback(
@@ -179,7 +190,7 @@ class Worker:
         if not slot.done.wait(CALLBACK_WAIT_S):
             raise CallbackFailed("the judge did not answer a callback")
         if "error" in slot.reply:
-            raise CallbackFailed(str(slot.reply["error"])[:MESSAGE_LIMIT])
+            raise _callback_error(slot.reply["error"])
         return decode(slot.reply.get("ok"), self.resolve)
 
     def describe(self, exc: BaseException) -> dict[str, Any]:
@@ -232,12 +243,27 @@ class Worker:
         return text[-TRACEBACK_LIMIT:]
 
 
-def _fresh_home() -> None:
+def _callback_error(error: Any) -> Exception:
+    """The judge's exception, as a builtin type where it was one, so learner code that
+    catches ``ConnectionError`` from a test's fake still catches it."""
+    kind = error.get("type", "") if isinstance(error, dict) else ""
+    message = str(error.get("message", "") if isinstance(error, dict) else error)
+    builtin = getattr(builtins, str(kind), None)
+    if isinstance(builtin, type) and issubclass(builtin, Exception):
+        try:
+            return builtin(message[:MESSAGE_LIMIT])
+        except Exception:
+            pass
+    return CallbackFailed(f"{kind}: {message}"[:MESSAGE_LIMIT])
+
+
+def _fresh_home() -> str:
     """A private HOME and TMPDIR, so the learner's files never mix with anyone else's."""
     home = tempfile.mkdtemp(prefix="mlskills-learner-")
     os.environ["HOME"] = home
     os.environ["TMPDIR"] = home
     tempfile.tempdir = None
+    return home
 
 
 def _first_to_go() -> None:
@@ -254,11 +280,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fd", type=int, required=True, help="the connected channel socket")
     args = parser.parse_args(argv)
     _first_to_go()
-    _fresh_home()
+    home = _fresh_home()
     root = os.getcwd()
     sys.path.insert(0, root)
     sock = socket.socket(fileno=args.fd)
-    Worker(Channel(sock), root).serve()
+    Worker(Channel(sock), root, home).serve()
 
 
 if __name__ == "__main__":

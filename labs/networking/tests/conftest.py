@@ -35,8 +35,8 @@ def pytest_configure(config: pytest.Config) -> None:
     # with plain pytest (and -W error) while you work.
     config.addinivalue_line("markers", "task(n): the lab task a test belongs to")
     # The judge imports the provided modules (netlab.protos, netlab.model) from its own copy
-    # of the lab, which holds none of the submission files when graded. The sandbox does not
-    # put that copy on sys.path for the judge, so say where it is.
+    # of the lab, which holds none of the submission files when graded. Plain `pytest` (not
+    # `python -m pytest`) does not put the lab folder on sys.path, so say where it is.
     if str(LAB_DIR) not in sys.path:
         sys.path.append(str(LAB_DIR))
 

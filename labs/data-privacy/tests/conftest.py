@@ -1,14 +1,27 @@
-"""Shared fixtures: the labelled PII corpus, seeded generators, and a Feast-backed system.
+"""Shared fixtures: handles on your code, tables that cross, the PII corpus, a Feast system.
 
-Nothing here imports the learner's package at module level, and nothing writes into the
-lab folder: generated files go under pytest's tmp_path.
+This lab is sealed: the tests never import ``privacy_lab``. Your code runs in a separate
+process (the worker), and the tests reach it through the ``learner`` fixture, which reads
+like an import: ``learner.module("privacy_lab.scrub").luhn_valid("4111 1111 1111 1111")``
+runs there and only the plain ``True`` comes back. DataFrames, numpy generators and
+datetimes stay in the worker as handles; ``privacy_bridge`` (provided) turns tables into
+Arrow IPC bytes and numpy numbers into Python numbers on the way back.
+
+Task 5's files are written by these tests (the truth to compare with) in a folder the
+worker made, which both users can reach; your code rewrites them there, and the tests read
+the result with their own pandas, sqlite3 and Feast. Nothing is written into the lab
+folder.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
+import shutil
 import string
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +30,8 @@ from typing import Any
 import pytest
 
 LAB = Path(__file__).resolve().parent.parent
+# Importing Feast takes ~6 s in each process; one call must not time out on it.
+FEAST_TIMEOUT_S = 120.0
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -36,6 +51,80 @@ class Labelled:
     text: str
     pii: list[tuple[str, int, int]] = field(default_factory=list)
     why: str = "generated"
+
+
+# --------------------------------------------------------------------------- the worker
+
+
+@pytest.fixture
+def bridge(learner: Any) -> Any:
+    """``privacy_bridge``, imported in the worker: it makes tables and numpy numbers cross."""
+    return learner.module("privacy_bridge")
+
+
+@pytest.fixture
+def in_worker(bridge: Any) -> Callable[[Any], Any]:
+    """``in_worker(table)``: a handle on a pandas DataFrame in the worker.
+
+    ``table`` is a DataFrame (it crosses as Arrow IPC bytes, dtypes intact) or a dict of
+    columns (built there with ``pd.DataFrame(columns)``, so None and NaN stay distinct).
+    """
+
+    def send(table: Any) -> Any:
+        import pandas as pd
+
+        if isinstance(table, pd.DataFrame):
+            return bridge.frame(_to_ipc(table))
+        return bridge.frame(table)
+
+    return send
+
+
+@pytest.fixture
+def here(bridge: Any) -> Callable[[Any], Any]:
+    """``here(handle)``: the worker's DataFrame rebuilt in this process from Arrow IPC."""
+
+    def fetch(handle: Any) -> Any:
+        import pyarrow as pa
+
+        data = bridge.ipc(handle)
+        assert type(data) is bytes, f"privacy_bridge.ipc returned {type(data).__name__}"
+        return pa.ipc.open_stream(data).read_all().to_pandas()
+
+    return fetch
+
+
+def _to_ipc(table: Any) -> bytes:
+    import pyarrow as pa
+
+    arrow = pa.Table.from_pandas(table, preserve_index=False)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, arrow.schema) as writer:
+        writer.write_table(arrow)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+@pytest.fixture
+def worker_env(bridge: Any) -> Iterator[Callable[[str, str | None], None]]:
+    """``worker_env(name, value)``: ``monkeypatch.setenv`` for the worker, where your code
+    reads its environment (None removes the variable). Undone after the test."""
+    saved: dict[str, str | None] = {}
+
+    def setenv(name: str, value: str | None) -> None:
+        old = bridge.setenv(name, value)
+        saved.setdefault(name, old)
+
+    yield setenv
+    for name, old in saved.items():
+        # An AssertionError here means the worker was replaced: its environment went with it.
+        with contextlib.suppress(AssertionError):
+            bridge.setenv(name, old)
+
+
+@pytest.fixture
+def rng_factory(learner: Any) -> Callable[..., Any]:
+    """``rng_factory(seed)``: a handle on ``numpy.random.default_rng(seed)`` in the worker."""
+    return lambda seed=SEED: learner.module("numpy.random").default_rng(seed)
 
 
 # --------------------------------------------------------------------------- corpus
@@ -224,52 +313,79 @@ def corpus() -> Corpus:
     return Corpus(_positives(300) + hard_pos, hard_neg + _generated_negatives())
 
 
-@pytest.fixture
-def rng_factory():
-    import numpy as np
-
-    return lambda seed=SEED: np.random.default_rng(seed)
-
-
 # --------------------------------------------------------------------------- Feast system
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 FEATURE_VIEWS = ("user_stats", "user_recency")
-
-
-@pytest.fixture(scope="session")
-def feast_api() -> Any:
-    """Feast takes ~6 s to import, so only the task-5 tests pay for it, once."""
-    import feast
-    from feast.infra.online_stores.sqlite import SqliteOnlineStoreConfig
-
-    return feast, SqliteOnlineStoreConfig
+ONLINE_FEATURES = ["user_stats:total_amount", "user_stats:n_events", "user_recency:days_since_last"]
+# The retention test's cutoff: one event sits exactly on it (it stays), one a second
+# before it (it goes).
+RETENTION_DAYS = 45
 
 
 @dataclass
 class World:
-    """A small product: raw events, derived features, a materialised Feast online store."""
+    """A small product: raw events, derived features, a materialised Feast online store.
+
+    These tests wrote every file (``events`` is what they wrote) and read them back with
+    their own tools; ``system`` is a handle on your ``DataSystem`` over the same files, in
+    the worker, and ``now_for_learner`` a handle on ``now`` there.
+    """
 
     root: Path
     now: datetime
-    system: Any  # the learner's privacy_lab.forget.DataSystem
-    events: Any  # the raw events as generated (a pandas DataFrame)
+    events: Any  # the raw events as written (a pandas DataFrame)
     subject: str
     subject_email: str
+    store: Any  # this process's own Feast client over the same registry and online store
+    system: Any  # a handle on your privacy_lab.forget.DataSystem
+    now_for_learner: Any
+    bridge: Any
+    retention_days: int = RETENTION_DAYS
+
+    def share(self) -> None:
+        """Let this process read what your code wrote (it may be mode 0600)."""
+        with contextlib.suppress(AssertionError):  # the worker is gone: nothing to open up
+            self.bridge.share(str(self.root))
+
+    def raw(self) -> Any:
+        """Every raw event file, read with this process's pandas."""
+        import pandas as pd
+
+        self.share()
+        files = sorted((self.root / "raw").glob("*.parquet"))
+        return pd.concat([pd.read_parquet(f) for f in files]) if files else pd.DataFrame()
+
+    def features(self) -> Any:
+        import pandas as pd
+
+        self.share()
+        return pd.read_parquet(self.root / "features" / "user_features.parquet")
+
+    def audit_text(self) -> str:
+        self.share()
+        return (self.root / "audit.jsonl").read_text(encoding="utf-8")
+
+    def files(self) -> list[Path]:
+        self.share()
+        return sorted(p for p in self.root.rglob("*") if p.is_file())
+
+    def served(self, user_ids: list[str]) -> dict[str, list[Any]]:
+        """What Feast serves right now for ``user_ids``, asked with this process's Feast."""
+        self.share()
+        result: dict[str, list[Any]] = self.store.get_online_features(
+            features=ONLINE_FEATURES, entity_rows=[{"user_id": u} for u in user_ids]
+        ).to_dict()
+        return result
+
+    def materialize(self) -> None:
+        self.share()
+        self.store.materialize(self.now - timedelta(days=7), self.now)
 
 
-def build_world(root: Path, feast_api: Any) -> World:
+def _events(fake: Any, r: random.Random) -> tuple[Any, list[str]]:
     import pandas as pd
-    from faker import Faker
-    from feast import Entity, FeatureStore, FeatureView, Field, FileSource, RepoConfig
-    from feast.types import Float64, Int64
-    from feast.value_type import ValueType
-    from privacy_lab.forget import DataSystem
 
-    _, sqlite_config = feast_api
-    Faker.seed(SEED)
-    fake = Faker("en_US")
-    r = random.Random(SEED)
     rows = []
     users = [f"user-{r.getrandbits(32):08x}" for _ in range(30)]
     for n, user in enumerate(users):
@@ -286,8 +402,48 @@ def build_world(root: Path, feast_api: Any) -> World:
                     "event_ts": NOW - timedelta(days=d, minutes=r.randint(0, 1000)),
                 }
             )
+    cutoff = NOW - timedelta(days=RETENTION_DAYS)
+    for when in (cutoff, cutoff - timedelta(seconds=1)):
+        rows.append(dict(rows[-1], event_ts=when, amount=10.0))
     events = pd.DataFrame(rows)
     events["event_ts"] = pd.to_datetime(events["event_ts"], utc=True)
+    return events, users
+
+
+def _feature_store_yaml(repo: Path) -> str:
+    """One configuration for both processes' Feast clients: they must agree on every path."""
+    return (
+        "project: privacy_lab\n"
+        "provider: local\n"
+        f"registry: {repo / 'registry.db'}\n"
+        "online_store:\n"
+        "  type: sqlite\n"
+        f"  path: {repo / 'online.db'}\n"
+        "offline_store:\n"
+        "  type: file\n"
+        "entity_key_serialization_version: 3\n"
+    )
+
+
+def _open_to_both_users(root: Path) -> None:
+    """Your code runs as another user in the sandbox: it must rewrite these files.
+
+    ``root`` itself is the worker's, already open to both.
+    """
+    for path in root.rglob("*"):
+        path.chmod(0o777 if path.is_dir() else 0o666)
+
+
+def build_world(root: Path, bridge: Any, learner: Any) -> World:
+    from faker import Faker
+    from feast import Entity, FeatureStore, FeatureView, Field, FileSource
+    from feast.types import Float64, Int64
+    from feast.value_type import ValueType
+
+    Faker.seed(SEED)
+    fake = Faker("en_US")
+    r = random.Random(SEED)
+    events, users = _events(fake, r)
     raw_dir = root / "raw"
     raw_dir.mkdir(parents=True)
     for month, part in events.groupby(events["event_ts"].dt.strftime("%Y-%m")):
@@ -306,17 +462,8 @@ def build_world(root: Path, feast_api: Any) -> World:
 
     repo = root / "feast"
     repo.mkdir()
-    store = FeatureStore(
-        config=RepoConfig(
-            project="privacy_lab",
-            provider="local",
-            registry=str(repo / "registry.db"),
-            online_store=sqlite_config(path=str(repo / "online.db")),
-            offline_store={"type": "file"},
-            entity_key_serialization_version=3,
-            repo_path=repo,
-        )
-    )
+    (repo / "feature_store.yaml").write_text(_feature_store_yaml(repo), encoding="utf-8")
+    store = FeatureStore(repo_path=str(repo))
     user = Entity(name="user", join_keys=["user_id"], value_type=ValueType.STRING)
     source = FileSource(path=str(features_path), timestamp_field="event_timestamp")
     stats = FeatureView(
@@ -335,34 +482,48 @@ def build_world(root: Path, feast_api: Any) -> World:
     )
     store.apply([user, stats, recency])
     store.materialize(NOW - timedelta(days=7), NOW)
-    system = DataSystem(
-        raw_dir=raw_dir,
-        features_path=features_path,
-        store=store,
-        feature_views=FEATURE_VIEWS,
-        audit_log=root / "audit.jsonl",
+    _open_to_both_users(root)
+
+    system = bridge.open_system(
+        raw_dir=str(raw_dir),
+        features_path=str(features_path),
+        feast_repo=str(repo),
+        feature_views=list(FEATURE_VIEWS),
+        audit_log=str(root / "audit.jsonl"),
     )
+    now_for_learner = learner.module("datetime").datetime.fromisoformat(NOW.isoformat())
     subject_email = events.loc[events.user_id == users[0], "email"].iloc[0]
-    return World(root, NOW, system, events, users[0], subject_email)
-
-
-ONLINE_FEATURES = ["user_stats:total_amount", "user_stats:n_events", "user_recency:days_since_last"]
-
-
-def online_values(store: Any, user_ids: list[str]) -> dict[str, list[Any]]:
-    """What Feast serves right now for ``user_ids``."""
-    return store.get_online_features(
-        features=ONLINE_FEATURES, entity_rows=[{"user_id": u} for u in user_ids]
-    ).to_dict()
+    return World(root, NOW, events, users[0], subject_email, store, system, now_for_learner, bridge)
 
 
 @pytest.fixture(scope="session")
-def make_world(feast_api: Any) -> Any:
-    """``make_world(folder)`` builds a fresh World under ``folder`` (0.2 s once Feast is loaded)."""
-    return lambda root: build_world(root, feast_api)
+def make_world(learner: Any) -> Iterator[Callable[[], World]]:
+    """``make_world()`` builds a fresh World in a new folder (0.2 s once Feast is loaded).
 
+    Both processes import Feast (~6 s each), so the worker starts on it while this process
+    does.
+    """
 
-@pytest.fixture(scope="session")
-def served() -> Any:
-    """``served(store, user_ids)``: the online feature values Feast returns for them."""
-    return online_values
+    def warm_up() -> None:
+        # A failure here shows again, with its message, in the test that needs Feast.
+        with contextlib.suppress(Exception):
+            learner.module("feast", timeout=FEAST_TIMEOUT_S)
+
+    warm = threading.Thread(target=warm_up, daemon=True)
+    warm.start()
+    import feast  # noqa: F401  (the ~6 s import, alongside the worker's)
+
+    warm.join(FEAST_TIMEOUT_S)
+    folders: list[str] = []
+
+    def make() -> World:
+        bridge = learner.module("privacy_bridge", timeout=FEAST_TIMEOUT_S)
+        folder = bridge.shared_folder()
+        folders.append(folder)
+        return build_world(Path(folder), bridge, learner)
+
+    yield make
+    for folder in folders:
+        with contextlib.suppress(AssertionError):
+            learner.module("privacy_bridge").remove(folder)
+        shutil.rmtree(folder, ignore_errors=True)

@@ -1,9 +1,13 @@
-"""Task 1: PII detection and scrubbing."""
+"""Task 1: PII detection and scrubbing.
+
+``scrubber`` is your ``privacy_lab.scrub``, imported in the worker: each call runs there and
+only plain data comes back (a Span comes back as a handle whose fields you read).
+"""
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
+from typing import Any
 
 import pytest
 
@@ -15,10 +19,13 @@ FALSE_POSITIVE_CEILING = 0.03
 
 
 @pytest.fixture
-def scrubber():
-    from privacy_lab import scrub
+def scrubber(learner):
+    return learner.module("privacy_lab.scrub")
 
-    return scrub
+
+def _found(spans: Any, text: str) -> list[tuple[str, str]]:
+    """Spans as (kind, the text they cover), for assertions and their messages."""
+    return [(s.kind, text[s.start : s.end]) for s in spans]
 
 
 def test_luhn_rejects_a_changed_check_digit(scrubber):
@@ -61,22 +68,23 @@ def test_iban_check_is_mod_97(scrubber):
         )
 
 
-def test_recall_is_total_on_the_labelled_corpus(scrubber, corpus):
+def test_recall_is_total_on_the_labelled_corpus(scrubber, bridge, corpus):
     missed: Counter[str] = Counter()
     total: Counter[str] = Counter()
     examples: dict[str, str] = {}
-    for case in corpus.positives:
-        spans = scrubber.find_pii(case.text)
+    # One request for the whole corpus: (kind, start, end) for every span find_pii returns.
+    found = bridge.spans_of(scrubber.find_pii, [case.text for case in corpus.positives])
+    for case, spans in zip(corpus.positives, found, strict=True):
         for kind, start, end in case.pii:
             total[kind] += 1
             covered = any(
-                s.kind == kind
-                and s.start <= start
-                and s.end >= end
+                s_kind == kind
+                and s_start <= start
+                and s_end >= end
                 # a span may take a few characters of context, not half the sentence
-                and start - s.start <= 3
-                and s.end - end <= 3
-                for s in spans
+                and start - s_start <= 3
+                and s_end - end <= 3
+                for s_kind, s_start, s_end in spans
             )
             if not covered:
                 missed[kind] += 1
@@ -90,14 +98,12 @@ def test_recall_is_total_on_the_labelled_corpus(scrubber, corpus):
     )
 
 
-def test_hard_negatives_stay_under_the_false_positive_ceiling(scrubber, corpus):
+def test_hard_negatives_stay_under_the_false_positive_ceiling(scrubber, bridge, corpus):
     flagged = []
-    for case in corpus.negatives:
-        spans = scrubber.find_pii(case.text)
+    found = bridge.spans_of(scrubber.find_pii, [case.text for case in corpus.negatives])
+    for case, spans in zip(corpus.negatives, found, strict=True):
         if spans:
-            flagged.append(
-                (case.text, case.why, [(s.kind, case.text[s.start : s.end]) for s in spans])
-            )
+            flagged.append((case.text, case.why, [(k, case.text[a:b]) for k, a, b in spans]))
     allowed = int(FALSE_POSITIVE_CEILING * len(corpus.negatives))
     assert len(flagged) <= allowed, (
         f"find_pii flagged {len(flagged)} of {len(corpus.negatives)} hard negatives; at most "
@@ -121,8 +127,7 @@ def test_placeholders_are_typed(scrubber):
 
 def test_spans_point_into_the_original_text(scrubber):
     text = "From 192.168.0.9: Ana <ana@example.org> paid with 5555555555554444."
-    spans = scrubber.scrub(text).spans
-    found = sorted((s.kind, text[s.start : s.end]) for s in spans)
+    found = sorted(_found(scrubber.scrub(text).spans, text))
     expected = sorted(
         [("IPV4", "192.168.0.9"), ("EMAIL", "ana@example.org"), ("CREDIT_CARD", "5555555555554444")]
     )
@@ -134,22 +139,22 @@ def test_spans_point_into_the_original_text(scrubber):
 
 def test_scrubbing_twice_changes_nothing(scrubber, corpus):
     for case in corpus.positives[:100]:
-        once = scrubber.scrub(case.text)
-        twice = scrubber.scrub(once.text)
-        assert twice.text == once.text and not twice.spans, (
-            f"scrub is not idempotent: scrub(scrub(x).text) gave {twice.text!r} with spans "
-            f"{twice.spans}, but the first pass gave {once.text!r}. Placeholders must not look "
-            "like PII, and a second pass must find nothing."
+        once = scrubber.scrub(case.text).text
+        twice = scrubber.scrub(once)
+        again, spans = twice.text, twice.spans
+        assert again == once and not spans, (
+            f"scrub is not idempotent: scrub(scrub(x).text) gave {again!r} with spans "
+            f"{_found(spans, once)}, but the first pass gave {once!r}. Placeholders must not "
+            "look like PII, and a second pass must find nothing."
         )
 
 
-def test_no_raw_pii_reaches_the_logs(scrubber, caplog, capsys):
+def test_no_raw_pii_reaches_the_logs(scrubber, bridge):
     values = ["jo.doe@example.com", "(415) 555-2671", "536-22-8471", "4111 1111 1111 1111"]
-    caplog.set_level(logging.DEBUG)
-    scrubber.scrub(f"{values[0]} / {values[1]} / {values[2]} / {values[3]}")
-    scrubber.scrub_record({"contact": values[0], "notes": [values[1]]})
-    out = capsys.readouterr()
-    logged = caplog.text + out.out + out.err
+    # What the worker logged at any level, printed, or wrote to its stdout and stderr.
+    logged = bridge.output_of(
+        scrubber.scrub, f"{values[0]} / {values[1]} / {values[2]} / {values[3]}"
+    ) + bridge.output_of(scrubber.scrub_record, {"contact": values[0], "notes": [values[1]]})
     leaked = [v for v in values if v in logged or v.replace(" ", "") in logged]
     assert not leaked, (
         f"scrubbing logged raw PII {leaked}; log counts and types, never the matched values. "
@@ -158,7 +163,7 @@ def test_no_raw_pii_reaches_the_logs(scrubber, caplog, capsys):
     )
 
 
-def test_scrub_record_scrubs_nested_strings_and_keeps_the_rest(scrubber):
+def test_scrub_record_scrubs_nested_strings_and_keeps_the_rest(scrubber, bridge):
     record = {
         "id": 42,
         "email": "ana@example.org",
@@ -166,8 +171,8 @@ def test_scrub_record_scrubs_nested_strings_and_keeps_the_rest(scrubber):
         "notes": ["call 415-555-2671", "VIP"],
         "score": 0.5,
     }
-    original = {k: (dict(v) if isinstance(v, dict) else v) for k, v in record.items()}
-    out = scrubber.scrub_record(record)
+    # The record crosses as a copy, so it is the worker's copy that must stay unchanged.
+    out, (after,) = bridge.with_arguments(scrubber.scrub_record, record)
     expected = {
         "id": 42,
         "email": "<EMAIL>",
@@ -176,4 +181,4 @@ def test_scrub_record_scrubs_nested_strings_and_keeps_the_rest(scrubber):
         "score": 0.5,
     }
     assert out == expected, f"scrub_record({record!r}) returned {out!r}, expected {expected!r}"
-    assert record == original, "scrub_record changed its input; return a scrubbed copy instead"
+    assert after == record, "scrub_record changed its input; return a scrubbed copy instead"

@@ -1,4 +1,8 @@
-"""Task 3: k-anonymity by generalisation and bounded suppression."""
+"""Task 3: k-anonymity by generalisation and bounded suppression.
+
+``kanon`` is your ``privacy_lab.kanon`` in the worker. A table is sent there with
+``in_worker`` (a DataFrame crosses as Arrow IPC bytes) and read back with ``here``.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +16,8 @@ QI = ["age", "zip", "visit_date"]
 
 
 @pytest.fixture
-def kanon():
-    from privacy_lab import kanon
-
-    return kanon
+def kanon(learner, bridge):
+    return bridge.plain(learner.module("privacy_lab.kanon"))
 
 
 def _patients(n: int = 400, seed: int = 11):
@@ -42,10 +44,8 @@ def _k(table, qis) -> int:
     return int(table.groupby(list(qis)).size().min()) if len(table) else 0
 
 
-def test_k_of_ignores_the_sensitive_column(kanon):
-    import pandas as pd
-
-    table = pd.DataFrame(
+def test_k_of_ignores_the_sensitive_column(kanon, in_worker):
+    table = in_worker(
         {
             "age": ["30-39"] * 3 + ["40-49"] * 3,
             "zip": ["021**"] * 3 + ["100**"] * 3,
@@ -60,62 +60,59 @@ def test_k_of_ignores_the_sensitive_column(kanon):
     )
 
 
-def test_k_of_is_the_smallest_group(kanon):
-    import pandas as pd
-
-    table = pd.DataFrame({"age": [30, 30, 40, 40, 40, 50], "zip": ["a"] * 6})
+def test_k_of_is_the_smallest_group(kanon, in_worker):
+    table = in_worker({"age": [30, 30, 40, 40, 40, 50], "zip": ["a"] * 6})
     got = kanon.k_of(table, ["age", "zip"])
     assert got == 1, f"k_of returned {got}, expected 1: the 50-year-old is alone in their group"
 
 
 def test_generalisers_make_aligned_bands_prefixes_and_months(kanon):
     cases = [
-        (kanon.generalize_age, (37, 10), "30-39"),
-        (kanon.generalize_age, (35, 5), "35-39"),
-        (kanon.generalize_age, (7, 10), "0-9"),
-        (kanon.generalize_age, (61, 20), "60-79"),
-        (kanon.generalize_zip, ("02139", 3), "021**"),
-        (kanon.generalize_zip, ("94110", 4), "9411*"),
-        (kanon.generalize_date, ("2024-03-15", "month"), "2024-03"),
-        (kanon.generalize_date, ("2024-03-15", "year"), "2024"),
+        ("generalize_age", (37, 10), "30-39"),
+        ("generalize_age", (35, 5), "35-39"),
+        ("generalize_age", (7, 10), "0-9"),
+        ("generalize_age", (61, 20), "60-79"),
+        ("generalize_zip", ("02139", 3), "021**"),
+        ("generalize_zip", ("94110", 4), "9411*"),
+        ("generalize_date", ("2024-03-15", "month"), "2024-03"),
+        ("generalize_date", ("2024-03-15", "year"), "2024"),
     ]
-    for fn, args, expected in cases:
-        got = fn(*args)
-        assert got == expected, f"{fn.__name__}{args} returned {got!r}, expected {expected!r}"
+    for name, args, expected in cases:
+        got = getattr(kanon, name)(*args)
+        assert got == expected, f"{name}{args} returned {got!r}, expected {expected!r}"
 
 
-def test_result_is_k_anonymous_on_the_quasi_identifiers(kanon):
+def test_result_is_k_anonymous_on_the_quasi_identifiers(kanon, in_worker, here):
     table = _patients()
     for k in (2, 5, 10):
-        result = kanon.k_anonymize(table, QI, k=k, max_suppression=0.05)
-        got = _k(result.table, QI)
+        result = kanon.k_anonymize(in_worker(table), QI, k=k, max_suppression=0.05)
+        got = _k(here(result.table), QI)
         assert got >= k, (
             f"k_anonymize(k={k}) returned a table whose smallest group on {QI} has {got} rows; "
             f"every combination of quasi-identifiers must be shared by at least {k} people"
         )
 
 
-def test_suppression_stays_within_the_budget_and_is_reported(kanon):
+def test_suppression_stays_within_the_budget_and_is_reported(kanon, in_worker, here):
     table = _patients()
     for budget in (0.0, 0.02, 0.1):
-        result = kanon.k_anonymize(table, QI, k=5, max_suppression=budget)
-        dropped = len(table) - len(result.table)
+        result = kanon.k_anonymize(in_worker(table), QI, k=5, max_suppression=budget)
+        dropped = len(table) - len(here(result.table))
         allowed = math.floor(budget * len(table))
         assert dropped <= allowed, (
             f"k_anonymize(k=5, max_suppression={budget}) dropped {dropped} of {len(table)} rows; "
             f"the budget allows {allowed}. Generalise further instead of deleting people."
         )
-        assert result.suppressed == dropped, (
-            f"k_anonymize reported suppressed={result.suppressed} but {dropped} rows are missing; "
+        reported = result.suppressed
+        assert reported == dropped, (
+            f"k_anonymize reported suppressed={reported} but {dropped} rows are missing; "
             "dropping rows silently hides bias from whoever uses the table"
         )
 
 
-def test_grouping_on_the_sensitive_column_is_not_needed(kanon):
-    import pandas as pd
-
+def test_grouping_on_the_sensitive_column_is_not_needed(kanon, in_worker):
     # Already 3-anonymous on the quasi-identifiers; the diagnoses differ inside each group.
-    table = pd.DataFrame(
+    table = in_worker(
         {
             "age": [34, 34, 34, 51, 51, 51],
             "zip": ["02139"] * 3 + ["94110"] * 3,
@@ -124,31 +121,32 @@ def test_grouping_on_the_sensitive_column_is_not_needed(kanon):
         }
     )
     result = kanon.k_anonymize(table, QI, k=3, max_suppression=0.0)
-    assert result.levels == {"age": 0, "zip": 0, "visit_date": 0} and result.suppressed == 0, (
+    levels, suppressed = result.levels, result.suppressed
+    assert levels == {"age": 0, "zip": 0, "visit_date": 0} and suppressed == 0, (
         f"k_anonymize(k=3) on a table that is already 3-anonymous returned levels "
-        f"{result.levels} and suppressed {result.suppressed}; expected no generalisation. "
+        f"{levels} and suppressed {suppressed}; expected no generalisation. "
         "Did you group on the diagnosis too? It is the sensitive value, not a quasi-identifier."
     )
 
 
-def test_sensitive_and_other_columns_are_untouched(kanon):
+def test_sensitive_and_other_columns_are_untouched(kanon, in_worker, here):
     table = _patients()
-    result = kanon.k_anonymize(table, QI, k=5, max_suppression=0.05)
-    kept = table.set_index("patient").loc[result.table["patient"]]
-    assert result.table["diagnosis"].tolist() == kept["diagnosis"].tolist(), (
+    result = here(kanon.k_anonymize(in_worker(table), QI, k=5, max_suppression=0.05).table)
+    kept = table.set_index("patient").loc[result["patient"]]
+    assert result["diagnosis"].tolist() == kept["diagnosis"].tolist(), (
         "k_anonymize changed the diagnosis column; generalise only the quasi-identifiers"
     )
-    assert set(result.table.columns) == set(table.columns), (
-        f"k_anonymize returned columns {sorted(result.table.columns)}, "
-        f"expected {sorted(table.columns)}"
+    assert set(result.columns) == set(table.columns), (
+        f"k_anonymize returned columns {sorted(result.columns)}, expected {sorted(table.columns)}"
     )
 
 
-def test_does_not_generalise_more_than_needed(kanon):
+def test_does_not_generalise_more_than_needed(kanon, in_worker, here):
     table = _patients()
-    result = kanon.k_anonymize(table, QI, k=5, max_suppression=0.05)
-    stars = [q for q in QI if (result.table[q].astype(str) == "*").all()]
-    groups = result.table.groupby(QI).ngroups
+    result = kanon.k_anonymize(in_worker(table), QI, k=5, max_suppression=0.05)
+    generalised = here(result.table)
+    stars = [q for q in QI if (generalised[q].astype(str) == "*").all()]
+    groups = generalised.groupby(QI).ngroups
     assert len(stars) < len(QI) and groups >= 8, (
         f"k_anonymize(k=5) kept only {groups} distinct quasi-identifier groups (levels "
         f"{result.levels}); a table that says nothing is k-anonymous but useless. Search the "
@@ -156,7 +154,7 @@ def test_does_not_generalise_more_than_needed(kanon):
     )
 
 
-def test_impossible_request_raises_instead_of_returning_nothing(kanon):
-    table = _patients(n=4)
+def test_impossible_request_raises_instead_of_returning_nothing(kanon, in_worker):
+    table = in_worker(_patients(n=4))
     with pytest.raises(ValueError):
         kanon.k_anonymize(table, QI, k=5, max_suppression=0.5)

@@ -1,7 +1,10 @@
 """Task 5: the right to be forgotten, everywhere the data went, and retention.
 
-Each test builds a small product in tmp_path: raw event files (Parquet), a derived feature
-table (Parquet), and a Feast store whose SQLite online store serves two feature views.
+Each world is a small product these tests write into a folder both processes can reach:
+raw event files (Parquet), a derived feature table (Parquet), and a Feast store whose SQLite
+online store serves two feature views. ``forget`` is your ``privacy_lab.forget`` in the
+worker, and ``world.system`` your ``DataSystem`` over those files. What your code leaves
+behind is read here, with these tests' own pandas and Feast.
 """
 
 from __future__ import annotations
@@ -15,33 +18,44 @@ import pytest
 pytestmark = pytest.mark.task(5)
 
 
-@pytest.fixture(scope="module")
-def erased(tmp_path_factory, make_world, served):
-    """One world in which the subject has been forgotten, plus what the call returned."""
-    from privacy_lab.forget import forget_subject
+# Importing Feast takes ~6 s; a call that does so must not time out.
+TIMEOUT_S = 120
 
-    world = make_world(tmp_path_factory.mktemp("erased"))
-    before = served(world.system.store, [world.subject])
-    assert before["total_amount"][0] is not None, "test setup: the subject should be served"
-    report = forget_subject(world.system, world.subject, request_id="DSR-0042", now=world.now)
-    return world, report
+
+def _forget(learner):
+    """Your privacy_lab.forget, in the worker."""
+    bridge = learner.module("privacy_bridge", timeout=TIMEOUT_S)
+    return bridge.plain(learner.module("privacy_lab.forget", timeout=TIMEOUT_S))
 
 
 @pytest.fixture
-def fresh(tmp_path, make_world):
-    return make_world(tmp_path)
+def forget(learner, make_world):
+    # Asked for each test: a worker replaced after a failure needs a fresh handle. It
+    # depends on make_world, which loads Feast in both processes at once.
+    return _forget(learner)
 
 
-def _raw(world):
-    import pandas as pd
+@pytest.fixture(scope="module")
+def erased(learner, make_world):
+    """One world in which the subject has been forgotten, plus the counts the call returned."""
+    world = make_world()
+    before = world.served([world.subject])
+    assert before["total_amount"][0] is not None, "test setup: the subject should be served"
+    report = _forget(learner).forget_subject(
+        world.system, world.subject, request_id="DSR-0042", now=world.now_for_learner
+    )
+    counts = (report.raw_rows, report.feature_rows, report.online_rows)
+    return world, counts
 
-    files = sorted(world.system.raw_dir.glob("*.parquet"))
-    return pd.concat([pd.read_parquet(f) for f in files]) if files else pd.DataFrame()
+
+@pytest.fixture
+def fresh(make_world):
+    return make_world()
 
 
 def test_raw_store_holds_no_row_of_the_subject(erased):
     world, _ = erased
-    raw = _raw(world)
+    raw = world.raw()
     left = int((raw["user_id"] == world.subject).sum())
     assert left == 0, f"after forget_subject the raw Parquet files still hold {left} of its events"
     others = world.events[world.events.user_id != world.subject]
@@ -52,10 +66,8 @@ def test_raw_store_holds_no_row_of_the_subject(erased):
 
 
 def test_derived_feature_table_holds_no_row_of_the_subject(erased):
-    import pandas as pd
-
     world, _ = erased
-    features = pd.read_parquet(world.system.features_path)
+    features = world.features()
     assert world.subject not in set(features["user_id"]), (
         "the derived feature table still has a row for the erased subject; derived tables are "
         "copies too"
@@ -63,31 +75,31 @@ def test_derived_feature_table_holds_no_row_of_the_subject(erased):
     assert len(features) == world.events["user_id"].nunique() - 1, "other users' features are gone"
 
 
-def test_feast_online_store_no_longer_serves_the_subject(erased, served):
+def test_feast_online_store_no_longer_serves_the_subject(erased):
     world, _ = erased
-    served = served(world.system.store, [world.subject])
+    served = world.served([world.subject])
     values = {name: v[0] for name, v in served.items() if name != "user_id"}
     assert all(v is None for v in values.values()), (
         f"Feast still serves {values} for the erased subject. Deleting the source rows is not "
         "enough: the online store is a copy, and Feast 0.67 has no per-entity delete, so delete "
-        f"the rows from the SQLite tables of every view in {world.system.feature_views}."
+        "the rows from the SQLite tables of every view in system.feature_views."
     )
 
 
-def test_rematerialising_does_not_bring_the_subject_back(erased, served):
+def test_rematerialising_does_not_bring_the_subject_back(erased):
     world, _ = erased
-    world.system.store.materialize(world.now - timedelta(days=7), world.now)
-    served = served(world.system.store, [world.subject])
+    world.materialize()
+    served = world.served([world.subject])
     assert served["total_amount"][0] is None, (
         "after materialize() the subject is served again: the derived feature table, the "
         "source Feast materialises from, still holds them"
     )
 
 
-def test_other_users_are_still_served(erased, served):
+def test_other_users_are_still_served(erased):
     world, _ = erased
     others = sorted(set(world.events["user_id"]) - {world.subject})
-    served = served(world.system.store, others)
+    served = world.served(others)
     missing = [u for u, v in zip(others, served["total_amount"], strict=True) if v is None]
     assert not missing, (
         f"after erasing one user, Feast no longer serves {len(missing)} other users; delete the "
@@ -99,7 +111,7 @@ def test_no_bytes_of_the_subject_remain_on_disk(erased):
     world, _ = erased
     needles = {world.subject.encode(), world.subject_email.encode()}
     found = []
-    for path in sorted(p for p in world.root.rglob("*") if p.is_file()):
+    for path in world.files():
         data = path.read_bytes()
         found += [f"{path.relative_to(world.root)}: {n.decode()}" for n in needles if n in data]
     assert not found, (
@@ -109,17 +121,18 @@ def test_no_bytes_of_the_subject_remain_on_disk(erased):
 
 
 def test_report_counts_what_was_erased(erased):
-    world, report = erased
+    world, (raw_rows, feature_rows, online_rows) = erased
     events = int((world.events["user_id"] == world.subject).sum())
-    assert report.raw_rows == events and report.feature_rows == 1 and report.online_rows > 0, (
-        f"forget_subject returned {report}; expected raw_rows={events}, feature_rows=1 and "
+    assert raw_rows == events and feature_rows == 1 and online_rows > 0, (
+        f"forget_subject returned raw_rows={raw_rows}, feature_rows={feature_rows}, "
+        f"online_rows={online_rows}; expected raw_rows={events}, feature_rows=1 and "
         "online_rows > 0. The report is the evidence that the request was honoured."
     )
 
 
 def test_audit_log_holds_no_pii(erased):
     world, _ = erased
-    text = world.system.audit_log.read_text(encoding="utf-8")
+    text = world.audit_text()
     entries = [json.loads(line) for line in text.splitlines() if line.strip()]
     assert any("DSR-0042" in json.dumps(e) for e in entries), (
         f"the audit log {entries} does not mention request DSR-0042; record which request was "
@@ -138,33 +151,38 @@ def test_audit_log_holds_no_pii(erased):
     )
 
 
-def test_forgetting_twice_is_harmless(fresh):
-    from privacy_lab.forget import forget_subject
-
-    forget_subject(fresh.system, fresh.subject, request_id="DSR-1", now=fresh.now)
-    again = forget_subject(fresh.system, fresh.subject, request_id="DSR-1", now=fresh.now)
-    assert (again.raw_rows, again.feature_rows, again.online_rows) == (0, 0, 0), (
-        f"a second forget_subject for the same subject returned {again}; it must succeed and "
-        "find nothing left, because requests are retried"
+def test_forgetting_twice_is_harmless(fresh, forget):
+    forget.forget_subject(
+        fresh.system, fresh.subject, request_id="DSR-1", now=fresh.now_for_learner
     )
-    lines = fresh.system.audit_log.read_text(encoding="utf-8").splitlines()
+    again = forget.forget_subject(
+        fresh.system, fresh.subject, request_id="DSR-1", now=fresh.now_for_learner
+    )
+    counts = (again.raw_rows, again.feature_rows, again.online_rows)
+    assert counts == (0, 0, 0), (
+        f"a second forget_subject for the same subject returned (raw_rows, feature_rows, "
+        f"online_rows) = {counts}; it must succeed and find nothing left, because requests "
+        "are retried"
+    )
+    lines = fresh.audit_text().splitlines()
     assert len(lines) == 2, f"expected one audit line per call, found {len(lines)}"
     others = fresh.events[fresh.events.user_id != fresh.subject]
-    assert len(_raw(fresh)) == len(others), "the second call removed other users' events"
+    assert len(fresh.raw()) == len(others), "the second call removed other users' events"
 
 
-def test_retention_purge_removes_only_expired_rows(fresh):
-    from privacy_lab.forget import purge_expired
-
-    removed = purge_expired(fresh.system, 45, now=fresh.now)
-    cutoff = fresh.now - timedelta(days=45)
+def test_retention_purge_removes_only_expired_rows(fresh, forget):
+    days = fresh.retention_days
+    removed = forget.purge_expired(fresh.system, days, now=fresh.now_for_learner)
+    cutoff = fresh.now - timedelta(days=days)
     expired = int((fresh.events["event_ts"] < cutoff).sum())
-    raw = _raw(fresh)
+    raw = fresh.raw()
     assert removed == expired and len(raw) == len(fresh.events) - expired, (
-        f"purge_expired(45 days) reported {removed} and left {len(raw)} events; expected "
+        f"purge_expired({days} days) reported {removed} and left {len(raw)} events; expected "
         f"{expired} removed and {len(fresh.events) - expired} kept"
     )
-    assert (raw["event_ts"] >= cutoff).all(), "events older than 45 days are still in the raw store"
-    assert purge_expired(fresh.system, 45, now=fresh.now) == 0, (
+    assert (raw["event_ts"] >= cutoff).all(), (
+        f"events older than {days} days are still in the raw store"
+    )
+    assert forget.purge_expired(fresh.system, days, now=fresh.now_for_learner) == 0, (
         "a second purge found more to remove"
     )

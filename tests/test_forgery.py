@@ -20,7 +20,7 @@ import pytest
 from grader import api, report
 from grader.lab import load_lab
 from grader.results import GradeReport, Status
-from tests.conftest import FIXTURE_LABS
+from tests.conftest import FIXTURE_LABS, REPO
 
 pytestmark = pytest.mark.docker
 
@@ -223,27 +223,31 @@ STOLEN = "\\n".join(t for t in TEXT if "SECRET" in t)
 """
 
 
-def test_hidden_tests_cannot_be_read_and_never_reach_a_report(
-    tmp_path: Path, docker_runner: Any
-) -> None:
+def _grade_with_hidden_tests(tmp_path: Path, name: str, body: str, add: str, runner: Any) -> Any:
+    """Grade the calc starter plus ``body``, with ``add``'s body in place of its stub, and
+    an instructor's hidden test for task 1."""
     hidden = tmp_path / "hidden"
     hidden.mkdir()
     (hidden / "test_hidden_add.py").write_text(HIDDEN_TEST)
-    body = STEAL_HIDDEN + (
-        "\n\ndef _leak():\n    raise RuntimeError(STOLEN or 'nothing to steal')\n"
-    )
-    submission = _submission(tmp_path, "steal-hidden", body)
+    submission = _submission(tmp_path, name, body)
     source = (submission / "fx" / "calc.py").read_text()
-    # add() raises the stolen text, so any leak would land in a failure message.
-    source = source.replace('raise NotImplementedError("TODO(student): return a + b")', "_leak()")
-    (submission / "fx" / "calc.py").write_text(source)
-    graded = api.grade(
+    stub = 'raise NotImplementedError("TODO(student): return a + b")'
+    (submission / "fx" / "calc.py").write_text(source.replace(stub, add))
+    return api.grade(
         slug="calc",
         submission=submission,
-        runner=docker_runner,
+        runner=runner,
         hidden_tests=hidden,
         labs_root=FIXTURE_LABS,
     )
+
+
+def test_hidden_tests_cannot_be_read_and_never_reach_a_report(
+    tmp_path: Path, docker_runner: Any
+) -> None:
+    # add() raises the stolen text, so any leak would land in a failure message.
+    body = STEAL_HIDDEN + "\n\ndef _leak():\n    raise RuntimeError(STOLEN or 'nothing to steal')\n"
+    graded = _grade_with_hidden_tests(tmp_path, "steal-hidden", body, "_leak()", docker_runner)
     everything = _every_output(graded)
     assert "nothing to steal" in everything, "the learner's own message should be shown"
     assert SECRET not in everything, "hidden test text reached a report"
@@ -254,25 +258,9 @@ def test_hidden_tests_cannot_be_read_and_never_reach_a_report(
 def test_a_visible_entry_is_scored_on_visible_tests_only(
     tmp_path: Path, docker_runner: Any
 ) -> None:
-    hidden = tmp_path / "hidden"
-    hidden.mkdir()
-    (hidden / "test_hidden_add.py").write_text(HIDDEN_TEST)
     # add() passes the visible test (2 + 3) and fails the hidden one (-2 + -3).
-    submission = _submission(tmp_path, "half-right", "")
-    source = (
-        (submission / "fx" / "calc.py")
-        .read_text()
-        .replace(
-            'raise NotImplementedError("TODO(student): return a + b")', "return abs(a) + abs(b)"
-        )
-    )
-    (submission / "fx" / "calc.py").write_text(source)
-    graded = api.grade(
-        slug="calc",
-        submission=submission,
-        runner=docker_runner,
-        hidden_tests=hidden,
-        labs_root=FIXTURE_LABS,
+    graded = _grade_with_hidden_tests(
+        tmp_path, "half-right", "", "return abs(a) + abs(b)", docker_runner
     )
     visible, hidden_part = (t for t in graded.tasks if t.id == "1")
     assert (visible.status, visible.score, visible.max_score) == (Status.PASS, 5, 5)
@@ -375,3 +363,20 @@ def test_writes_past_the_caps_fail_inside_the_container(tmp_path: Path, docker_r
     (lab / "tests" / "test_probe.py").write_text(FILL_TEST)
     graded = api.grade_lab(load_lab(lab), submission=None, runner=docker_runner)
     assert graded.status is Status.PASS, graded.tasks[0].first_failure
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("attack", ["forge-results-through-proc", "signal-the-judge"])
+def test_an_attack_from_the_networking_starter_gains_nothing(
+    attack: str, tmp_path: Path, docker_runner: Any
+) -> None:
+    """The issue's own setting: the untouched networking starter (0/100), plus an attack
+    that runs whenever the tests import the learner's client."""
+    submission = tmp_path / "networking"
+    shutil.copytree(REPO / "labs" / "networking", submission)
+    client = submission / "netlab" / "client.py"
+    # At the end: the starter begins with a docstring and `from __future__ import`.
+    client.write_text(client.read_text() + "\n" + textwrap.dedent(ATTACKS[attack]))
+    graded = api.grade(slug="networking", submission=submission, runner=docker_runner)
+    assert graded.score == 0, f"{attack} forged {graded.score} points"
+    assert graded.status is Status.FAIL, f"{attack}: {graded.status} ({graded.message})"

@@ -13,7 +13,7 @@ grader always uses this copy, and nothing in it decides a grade. It only convert
   solution may return either.
 - ``frame`` and ``ipc``: tables cross as Arrow IPC bytes (or a dict of columns) and become
   pandas DataFrames here; the tests rebuild them with their own pyarrow.
-- ``repeat``, ``spans_of``, ``with_arguments`` and ``output_of`` run many calls in one
+- ``repeat``, ``each``, ``spans_of``, ``with_arguments`` and ``output_of`` run many calls in one
   request, or watch what a call does to its input and what it logs and prints.
 - Task 5: a folder both users can reach, your ``DataSystem`` over the files the tests wrote
   there, SQLite with ``secure_delete`` off, and a Parquet write that crashes.
@@ -41,6 +41,7 @@ __all__ = [
     "Plain",
     "SimulatedCrash",
     "crash_during",
+    "each",
     "frame",
     "ipc",
     "open_system",
@@ -148,6 +149,12 @@ def repeat(times: int, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> lis
     call = _unwrap(fn)
     args, kwargs = _unwrap(list(args)), _unwrap(kwargs)
     return [plain(call(*args, **kwargs)) for _ in range(times)]
+
+
+def each(fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+    """``[fn(item) for item in items]`` in one request."""
+    call = _unwrap(fn)
+    return [plain(call(item)) for item in _unwrap(items)]
 
 
 def spans_of(find: Callable[[str], Any], texts: list[str]) -> list[list[tuple[Any, ...]]]:

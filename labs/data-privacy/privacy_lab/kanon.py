@@ -32,7 +32,8 @@ def k_of(table: pd.DataFrame, quasi_identifiers: Sequence[str]) -> int:
     """The size of the smallest group of rows sharing all quasi-identifier values.
 
     Return 0 for an empty table. Group on the quasi-identifiers only: the sensitive column
-    (a diagnosis, a salary) is what must stay hidden, not what an attacker links on.
+    (a diagnosis, a salary) is what must stay hidden, not what an attacker links on. A row
+    with a missing quasi-identifier is in a group too (pandas' groupby drops it by default).
     """
     # TODO(student): group by the quasi-identifiers and take the smallest group size.
     raise NotImplementedError("TODO(student): implement k_of")

@@ -69,8 +69,9 @@ def pseudonymize_table(
 ) -> pd.DataFrame:
     """A copy of ``table`` with each of ``columns`` replaced by its tokens.
 
-    Missing values (None, NaN) stay missing: a token of the string "None" would join every
-    unknown row with every other one.
+    Missing values (None and NaN alike: test with ``pd.isna``) stay missing. A token of the
+    string "None" or "nan" would give every unknown row one shared token, which any join
+    then matches with every other unknown row.
     """
     # TODO(student): map each value of each column to its token; do not change ``table``.
     raise NotImplementedError("TODO(student): implement pseudonymize_table")

@@ -323,7 +323,7 @@ ONLINE_FEATURES = ["user_stats:total_amount", "user_stats:n_events", "user_recen
 RETENTION_DAYS = 45
 
 
-@dataclass
+@dataclass(repr=False)
 class World:
     """A small product: raw events, derived features, a materialised Feast online store.
 
@@ -343,24 +343,31 @@ class World:
     bridge: Any
     retention_days: int = RETENTION_DAYS
 
+    def __repr__(self) -> str:  # short: pytest prints it in assertion messages
+        return f"World({self.root})"
+
     def share(self) -> None:
         """Let this process read what your code wrote (it may be mode 0600)."""
         with contextlib.suppress(AssertionError):  # the worker is gone: nothing to open up
             self.bridge.share(str(self.root))
 
-    def raw(self) -> Any:
-        """Every raw event file, read with this process's pandas."""
-        import pandas as pd
+    def read_parquet(self, path: Path) -> Any:
+        """One Parquet file, read with this process's pyarrow."""
+        import pyarrow.parquet as pq
 
         self.share()
+        return pq.read_table(path).to_pandas()
+
+    def raw(self) -> Any:
+        """Every raw event file, read with this process's pyarrow."""
+        import pandas as pd
+
         files = sorted((self.root / "raw").glob("*.parquet"))
-        return pd.concat([pd.read_parquet(f) for f in files]) if files else pd.DataFrame()
+        parts = [self.read_parquet(f) for f in files]
+        return pd.concat(parts) if parts else pd.DataFrame()
 
     def features(self) -> Any:
-        import pandas as pd
-
-        self.share()
-        return pd.read_parquet(self.root / "features" / "user_features.parquet")
+        return self.read_parquet(self.root / "features" / "user_features.parquet")
 
     def audit_text(self) -> str:
         self.share()

@@ -68,6 +68,42 @@ def test_iban_check_is_mod_97(scrubber):
         )
 
 
+# The false-positive ceiling leaves room for a validator that misses one rule, so each rule
+# is also tested on its own: these must come back with no span at all.
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("Lot number 123-456-7890", "a NANP area code never starts with 1"),
+        ("Batch 023-456-7890 shipped", "a NANP area code never starts with 0"),
+        ("Ref (415) 155-2671 closed", "a NANP exchange code never starts with 1"),
+        ("Ref 415.055.2671 closed", "a NANP exchange code never starts with 0"),
+    ],
+)
+def test_phone_area_and_exchange_codes_never_start_with_0_or_1(scrubber, text, why):
+    found = _found(scrubber.find_pii(text), text)
+    assert not found, (
+        f"find_pii({text!r}) returned {found}, but {why}: this is an order or lot number. "
+        "Without the NANP rules every dashed 10-digit id becomes a phone number."
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Address 256.10.0.1 is not routable",
+        "Address 10.0.0.300 is not routable",
+        "Address 10.300.0.1 is not routable",
+        "Address 999.999.999.999 is not routable",
+    ],
+)
+def test_ipv4_octets_never_exceed_255(scrubber, text):
+    found = _found(scrubber.find_pii(text), text)
+    assert not found, (
+        f"find_pii({text!r}) returned {found}, but an IPv4 octet is 0-255: four groups of "
+        "digits are not an address unless each one fits in a byte."
+    )
+
+
 def test_recall_is_total_on_the_labelled_corpus(scrubber, bridge, corpus):
     missed: Counter[str] = Counter()
     total: Counter[str] = Counter()

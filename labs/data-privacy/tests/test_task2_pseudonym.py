@@ -143,6 +143,32 @@ def test_missing_values_stay_missing(pseudo, from_env, in_worker, here):
     )
 
 
+def test_nan_is_missing_too(pseudo, from_env, in_worker, here):
+    # NaN is how pandas marks a missing value read from CSV or Parquet, or in a float column.
+    table = in_worker({"email": ["a@x.org", None, float("nan")]})
+    left = here(pseudo.pseudonymize_table(table, ["email"], from_env()))
+    assert left["email"].isna().tolist() == [False, True, True], (
+        f"pseudonymize_table turned a NaN into {left['email'].iloc[2]!r}; NaN is missing too "
+        "(test with pd.isna, not `is None`), or every row without an email gets the token of "
+        "the string 'nan' and joins every other one"
+    )
+
+
+def test_tokens_are_not_truncated_into_collisions(from_env, bridge):
+    p = from_env()
+    ids = [f"user-{i:06d}" for i in range(200_000)]
+    tokens: list[str] = []
+    for start in range(0, len(ids), 50_000):  # in chunks: one reply stays well under its cap
+        tokens += bridge.each(p.token, ids[start : start + 50_000])
+    collisions = len(ids) - len(set(tokens))
+    assert collisions == 0, (
+        f"{len(ids):,} distinct ids got only {len(set(tokens)):,} distinct tokens ({collisions} "
+        f"collisions; a token looks like {tokens[0]!r}). Two people with one pseudonym have "
+        "their data merged. Keep the whole HMAC-SHA256 digest: a token cut to 32 bits "
+        "collides within about 10**5 ids (the birthday bound), and at 256 bits never."
+    )
+
+
 def test_pseudonymize_table_does_not_mutate_its_input(pseudo, from_env, in_worker, here):
     table = in_worker({"email": ["a@x.org"], "n": [1]})
     pseudo.pseudonymize_table(table, ["email"], from_env())

@@ -66,6 +66,24 @@ def test_k_of_is_the_smallest_group(kanon, in_worker):
     assert got == 1, f"k_of returned {got}, expected 1: the 50-year-old is alone in their group"
 
 
+@pytest.mark.parametrize(
+    "columns",
+    [
+        {"age": ["30-39"] * 4, "zip": ["021**"] * 3 + [None]},
+        {"age": [34.0, 34.0, 34.0, float("nan")], "zip": ["02139"] * 4},
+    ],
+    ids=["zip-None", "age-NaN"],
+)
+def test_k_of_counts_rows_with_a_missing_quasi_identifier(kanon, in_worker, columns):
+    got = kanon.k_of(in_worker(columns), ["age", "zip"])
+    assert got == 1, (
+        f"k_of({columns}, ['age', 'zip']) returned {got}, expected 1: the row with a missing "
+        "value is alone in its group ('not recorded' is something an attacker can link on "
+        "too). pandas' groupby drops missing keys unless you pass dropna=False, and a row "
+        "nobody counted is a row nobody protected."
+    )
+
+
 def test_generalisers_make_aligned_bands_prefixes_and_months(kanon):
     cases = [
         ("generalize_age", (37, 10), "30-39"),
@@ -110,6 +128,26 @@ def test_suppression_stays_within_the_budget_and_is_reported(kanon, in_worker, h
         )
 
 
+def test_suppression_budget_is_rounded_down(kanon, in_worker, here):
+    # Four pairs, and two people who match nobody at full detail.
+    table = {
+        "age": [34, 34, 51, 51, 62, 62, 45, 45, 23, 88],
+        "zip": ["02139"] * 2 + ["94110"] * 2 + ["60614"] * 2 + ["10001"] * 2 + ["30301", "98101"],
+        "visit_date": ["2024-03-15"] * 2
+        + ["2024-07-01"] * 2
+        + ["2024-01-20"] * 2
+        + ["2024-11-11"] * 2
+        + ["2024-05-05", "2024-09-09"],
+    }
+    result = kanon.k_anonymize(in_worker(table), QI, k=2, max_suppression=0.15)
+    dropped = 10 - len(here(result.table))
+    assert dropped <= 1, (
+        f"k_anonymize(k=2, max_suppression=0.15) on 10 rows dropped {dropped}; 0.15 × 10 is "
+        "1.5 people, and half a person cannot be removed, so the budget is floor(1.5) = 1. "
+        "Rounding up (or round()) lets the budget remove more people than it allows."
+    )
+
+
 def test_grouping_on_the_sensitive_column_is_not_needed(kanon, in_worker):
     # Already 3-anonymous on the quasi-identifiers; the diagnoses differ inside each group.
     table = in_worker(
@@ -151,6 +189,35 @@ def test_does_not_generalise_more_than_needed(kanon, in_worker, here):
         f"k_anonymize(k=5) kept only {groups} distinct quasi-identifier groups (levels "
         f"{result.levels}); a table that says nothing is k-anonymous but useless. Search the "
         "levels from the least general upwards and stop at the first that works."
+    )
+
+
+def test_levels_are_searched_least_general_first(kanon, in_worker):
+    # Pairs that share a 5-year band, a 4-digit zip and a month. People of the same exact
+    # age live far apart in different years, so keeping exact ages costs the whole zip and
+    # date: (0, 4, 3), a total of 7, against (1, 1, 1), a total of 3.
+    table = {
+        "age": [30, 31, 30, 31, 40, 41, 40, 41],
+        "zip": ["02139", "02138", "94110", "94111", "60614", "60615", "30301", "30302"],
+        "visit_date": [
+            "2024-03-15",
+            "2024-03-16",
+            "2023-07-01",
+            "2023-07-02",
+            "2024-05-10",
+            "2024-05-11",
+            "2022-09-20",
+            "2022-09-21",
+        ],
+        "diagnosis": ["flu", "asthma", "flu", "migraine", "flu", "fracture", "asthma", "flu"],
+    }
+    levels = kanon.k_anonymize(in_worker(table), QI, k=2, max_suppression=0.0).levels
+    expected = {"age": 1, "zip": 1, "visit_date": 1}
+    assert levels == expected, (
+        f"k_anonymize(k=2) chose levels {levels} (total {sum(levels.values())}), but "
+        f"{expected} (total 3) already makes every group at least 2. Every level you climb is "
+        "detail the table's users lose: try the combinations sorted by their total level, "
+        "and stop at the first that works."
     )
 
 

@@ -98,6 +98,47 @@ def test_sum_noise_scale_comes_from_the_clipping_bound(dp, bridge, rng_factory):
     )
 
 
+# A generator whose every Laplace draw is one scale unit above its centre: the answer minus
+# the true value is then the scale the mechanism used, with no statistics involved.
+@pytest.mark.parametrize(
+    ("lower", "upper", "sensitivity"),
+    [(-50.0, 20.0, 50.0), (10.0, 50.0, 50.0)],
+    ids=["lower-below-zero", "lower-above-zero"],
+)
+def test_sum_sensitivity_is_the_largest_absolute_bound(dp, bridge, lower, upper, sensitivity):
+    values = [-100.0, -30.0, 0.0, 15.0, 40.0]
+    q = _queries(dp, values, bridge.OneScaleNoise())
+    true = sum(min(max(v, lower), upper) for v in values)
+    got = q.sum(1.0, lower=lower, upper=upper)
+    assert got == pytest.approx(true + sensitivity), (
+        f"sum(ε=1, lower={lower:g}, upper={upper:g}) over {values} drew noise of scale "
+        f"{got - true:g} (a draw of one scale unit returned {got:g}; the clipped sum is "
+        f"{true:g}). Adding or removing one person moves a clipped sum by at most "
+        f"max(|lower|, |upper|) = {sensitivity:g}: that is the sensitivity. upper alone is too "
+        "small when lower is negative, and upper - lower is the bound for changing a "
+        "person's value, not for adding or removing them."
+    )
+
+
+def test_mean_divides_by_a_noisy_count(dp, bridge):
+    values = [50.0] * 10
+    q = _queries(dp, values, bridge.OneScaleNoise())
+    got = q.mean(1.0, lower=0.0, upper=100.0)
+    # ε/2 each: the sum's scale is 100/(1/2) = 200, the count's 1/(1/2) = 2.
+    expected = (500.0 + 200.0) / (10 + 2.0)
+    assert got == pytest.approx(expected), (
+        f"mean(ε=1, lower=0, upper=100) over ten 50s, with every Laplace draw one scale unit "
+        f"high, returned {got:g}; a noisy sum (500 + 200) over a noisy count (10 + 2) is "
+        f"{expected:.2f}. "
+        + (
+            "70 is the noisy sum over the exact count: that publishes how many people are in "
+            "the data with no noise at all."
+            if got == pytest.approx(70.0)
+            else ""
+        )
+    )
+
+
 def test_mean_is_clipped_and_charges_epsilon_once(dp, rng_factory):
     values = [20.0] * 999 + [1e9]
     accountant = dp.PrivacyAccountant(1e4)

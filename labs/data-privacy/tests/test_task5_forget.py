@@ -37,7 +37,8 @@ def forget(learner, make_world):
 
 @pytest.fixture(scope="module")
 def erased(learner, make_world):
-    """One world in which the subject has been forgotten, plus the counts the call returned."""
+    """One world in which the subject has been forgotten, the counts the call returned, and
+    what Feast served for every user right after it."""
     world = make_world()
     before = world.served([world.subject])
     assert before["total_amount"][0] is not None, "test setup: the subject should be served"
@@ -45,7 +46,14 @@ def erased(learner, make_world):
         world.system, world.subject, request_id="DSR-0042", now=world.now_for_learner
     )
     counts = (report.raw_rows, report.feature_rows, report.online_rows)
-    return world, counts
+    # What Feast serves right after the erasure, before any test re-materialises.
+    served = world.served(sorted(set(world.events["user_id"])))
+    return world, counts, served
+
+
+@pytest.fixture
+def bridge_for_feast(learner, make_world):
+    return learner.module("privacy_bridge", timeout=TIMEOUT_S)
 
 
 @pytest.fixture
@@ -54,7 +62,7 @@ def fresh(make_world):
 
 
 def test_raw_store_holds_no_row_of_the_subject(erased):
-    world, _ = erased
+    world, _, _ = erased
     raw = world.raw()
     left = int((raw["user_id"] == world.subject).sum())
     assert left == 0, f"after forget_subject the raw Parquet files still hold {left} of its events"
@@ -66,7 +74,7 @@ def test_raw_store_holds_no_row_of_the_subject(erased):
 
 
 def test_derived_feature_table_holds_no_row_of_the_subject(erased):
-    world, _ = erased
+    world, _, _ = erased
     features = world.features()
     assert world.subject not in set(features["user_id"]), (
         "the derived feature table still has a row for the erased subject; derived tables are "
@@ -76,9 +84,9 @@ def test_derived_feature_table_holds_no_row_of_the_subject(erased):
 
 
 def test_feast_online_store_no_longer_serves_the_subject(erased):
-    world, _ = erased
-    served = world.served([world.subject])
-    values = {name: v[0] for name, v in served.items() if name != "user_id"}
+    world, _, served = erased
+    at = served["user_id"].index(world.subject)
+    values = {name: v[at] for name, v in served.items() if name != "user_id"}
     assert all(v is None for v in values.values()), (
         f"Feast still serves {values} for the erased subject. Deleting the source rows is not "
         "enough: the online store is a copy, and Feast 0.67 has no per-entity delete, so delete "
@@ -87,7 +95,7 @@ def test_feast_online_store_no_longer_serves_the_subject(erased):
 
 
 def test_rematerialising_does_not_bring_the_subject_back(erased):
-    world, _ = erased
+    world, _, _ = erased
     world.materialize()
     served = world.served([world.subject])
     assert served["total_amount"][0] is None, (
@@ -97,10 +105,12 @@ def test_rematerialising_does_not_bring_the_subject_back(erased):
 
 
 def test_other_users_are_still_served(erased):
-    world, _ = erased
-    others = sorted(set(world.events["user_id"]) - {world.subject})
-    served = world.served(others)
-    missing = [u for u, v in zip(others, served["total_amount"], strict=True) if v is None]
+    world, _, served = erased
+    missing = [
+        u
+        for u, v in zip(served["user_id"], served["total_amount"], strict=True)
+        if v is None and u != world.subject
+    ]
     assert not missing, (
         f"after erasing one user, Feast no longer serves {len(missing)} other users; delete the "
         "subject's rows, not the table"
@@ -108,7 +118,7 @@ def test_other_users_are_still_served(erased):
 
 
 def test_no_bytes_of_the_subject_remain_on_disk(erased):
-    world, _ = erased
+    world, _, _ = erased
     needles = {world.subject.encode(), world.subject_email.encode()}
     found = []
     for path in world.files():
@@ -121,7 +131,7 @@ def test_no_bytes_of_the_subject_remain_on_disk(erased):
 
 
 def test_report_counts_what_was_erased(erased):
-    world, (raw_rows, feature_rows, online_rows) = erased
+    world, (raw_rows, feature_rows, online_rows), _ = erased
     events = int((world.events["user_id"] == world.subject).sum())
     assert raw_rows == events and feature_rows == 1 and online_rows > 0, (
         f"forget_subject returned raw_rows={raw_rows}, feature_rows={feature_rows}, "
@@ -131,7 +141,7 @@ def test_report_counts_what_was_erased(erased):
 
 
 def test_audit_log_holds_no_pii(erased):
-    world, _ = erased
+    world, _, _ = erased
     text = world.audit_text()
     entries = [json.loads(line) for line in text.splitlines() if line.strip()]
     assert any("DSR-0042" in json.dumps(e) for e in entries), (
@@ -185,4 +195,64 @@ def test_retention_purge_removes_only_expired_rows(fresh, forget):
     )
     assert forget.purge_expired(fresh.system, days, now=fresh.now_for_learner) == 0, (
         "a second purge found more to remove"
+    )
+
+
+def test_an_event_exactly_at_the_cutoff_stays(fresh, forget):
+    days = fresh.retention_days
+    cutoff = fresh.now - timedelta(days=days)
+    on_it = fresh.events[fresh.events["event_ts"] == cutoff]
+    assert len(on_it) == 1, "test setup: one event sits exactly on the cutoff"
+    forget.purge_expired(fresh.system, days, now=fresh.now_for_learner)
+    raw = fresh.raw()
+    kept = int((raw["event_ts"] == cutoff).sum())
+    older = int((raw["event_ts"] < cutoff).sum())
+    assert kept == 1 and older == 0, (
+        f"purge_expired({days} days) kept {kept} event(s) from exactly {days} days ago and "
+        f"{older} older ones; the event on the cutoff stays (it is not older than "
+        f"{days} days) and the one a second before it goes. Compare with >= cutoff, on full "
+        "timestamps."
+    )
+
+
+def test_a_crash_half_way_through_loses_no_one_elses_data(fresh, forget, bridge_for_feast):
+    crashed = bridge_for_feast.crash_during(
+        forget.forget_subject,
+        fresh.system,
+        fresh.subject,
+        request_id="DSR-7",
+        now=fresh.now_for_learner,
+    )
+    assert crashed, (
+        "test setup: forget_subject never wrote a Parquet file through pyarrow, so the crash "
+        "this test injects never happened"
+    )
+    others = fresh.events[fresh.events.user_id != fresh.subject]
+    unreadable, raw = [], []
+    for path in sorted((fresh.root / "raw").glob("*.parquet")):
+        try:
+            raw.append(fresh.read_parquet(path))
+        except Exception as exc:  # a file the crash left half-written
+            unreadable.append(f"{path.name} ({type(exc).__name__})")
+    kept = sum(int((part["user_id"] != fresh.subject).sum()) for part in raw)
+    assert not unreadable and kept == len(others), (
+        f"forget_subject died while writing a Parquet file, and afterwards the raw files hold "
+        f"{kept} of the other users' {len(others)} events"
+        + (f"; these can no longer be read: {unreadable}" if unreadable else "")
+        + ". Writing over the original (or deleting it first) loses everyone in it when the "
+        "process dies half-way. Write a temporary file next to it, then os.replace it over the "
+        "original: the rename is atomic, so a crash leaves the old file or the new one."
+    )
+    features = fresh.features()
+    assert int((features["user_id"] != fresh.subject).sum()) == others["user_id"].nunique(), (
+        "after a crash half-way through forget_subject, other users' rows are missing from "
+        "the derived feature table; rewrite it through a temporary file too"
+    )
+    forget.forget_subject(
+        fresh.system, fresh.subject, request_id="DSR-7", now=fresh.now_for_learner
+    )
+    raw_after = fresh.raw()
+    assert fresh.subject not in set(raw_after["user_id"]) and len(raw_after) == len(others), (
+        "retrying forget_subject after the crash did not finish the job: requests are retried, "
+        "and the retry must leave the subject gone and everyone else in place"
     )

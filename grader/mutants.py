@@ -16,6 +16,7 @@ counts only for a task the solution passes, so a broken suite cannot pass for a 
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 import tempfile
@@ -62,6 +63,8 @@ _FIELDS = ("task", "mistake")
 _KEBAB = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _IGNORED = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
 _DOCS = "docs/authoring-labs.md, 'Mutants'"
+
+log = logging.getLogger(__name__)
 
 
 class Verdict(StrEnum):
@@ -241,13 +244,15 @@ def overlay(mutant: Mutant, dest: Path) -> Path:
 
 def _grade_mutant(mutant: Mutant, runner: Runner) -> GradeReport:
     with tempfile.TemporaryDirectory(prefix=f"mlskills-mutant-{mutant.name}-") as tmp:
+        submission = overlay(mutant, Path(tmp))
         # A mutant needs only its own task's tests.
-        return grade_lab(
-            mutant.lab,
-            submission=overlay(mutant, Path(tmp)),
-            runner=runner,
-            tasks=(mutant.task,),
-        )
+        report = grade_lab(mutant.lab, submission=submission, runner=runner, tasks=(mutant.task,))
+        if report.status is Status.ERROR:  # could not grade: once more before saying so
+            log.info("grading %s again after: %s", mutant.label, report.message)
+            report = grade_lab(
+                mutant.lab, submission=submission, runner=runner, tasks=(mutant.task,)
+            )
+        return report
 
 
 def _first_line(text: str) -> str:
@@ -273,7 +278,12 @@ def _verdict(mutant: Mutant, report: GradeReport, solution: GradeReport) -> Muta
             f"fix the suite or solutions/{mutant.lab.slug} first",
         )
     if report.status is Status.ERROR:
-        return result(Verdict.ERROR, f"could not be graded: {_first_line(report.message)}")
+        internal = next(
+            (line for line in report.output.splitlines() if line.startswith("INTERNALERROR> E")),
+            "",
+        )
+        why = _first_line(report.message) + (f" ({internal})" if internal else "")
+        return result(Verdict.ERROR, f"could not be graded: {why}")
     task = next(t for t in report.tasks if t.id == mutant.task)
     if task.status is Status.PASS:
         return result(Verdict.SURVIVED, mutant.mistake)

@@ -246,3 +246,10 @@ def test_encoding_refuses_values_nested_too_deep() -> None:
 def test_tagged_values_round_trip() -> None:
     value = {"t": (1, [2.5, math.inf]), 4: b"\xff", "$": "dollar"}
     assert decode(encode(value, lambda v: {}), lambda tag: None) == value
+
+
+def test_numpy_scalars_cross_as_plain_numbers(learner: Learner) -> None:
+    np = learner.module("numpy")
+    mean = np.mean([1.0, 2.0])
+    assert mean == 1.5 and type(mean) is float
+    assert type(np.int64(3)) is int and np.bool_(True) is True

@@ -134,6 +134,9 @@ def encode(value: Any, export: Callable[[Any], dict[str, Any]], _depth: int = 0)
                 for k, v in value.items()
             ],
         }
+    if type(value).__module__ == "numpy" and getattr(value, "shape", None) == ():
+        # A numpy scalar (np.float64, np.int64, np.bool_) is a number to every test.
+        return encode(value.item(), export, _depth + 1)
     return export(value)
 
 

@@ -41,6 +41,25 @@ def test_luhn_rejects_a_changed_check_digit(scrubber):
 
 
 @pytest.mark.parametrize(
+    ("network", "number"),
+    [
+        ("JCB", "3530 1113 3330 0000"),
+        ("UnionPay", "6200 0000 0000 0005"),
+        ("Diners Club, grouped 4-6-4", "3056 930902 5904"),
+        ("Diners Club, 14 digits", "36227206271667"),
+    ],
+)
+def test_card_networks_beyond_visa_and_mastercard_are_found(scrubber, network, number):
+    text = f"paid with {number} yesterday"
+    found = _found(scrubber.find_pii(text), text)
+    assert found == [("CREDIT_CARD", number)], (
+        f"find_pii({text!r}) returned {found}; a {network} card number passes Luhn and is "
+        "as personal as a Visa one. An issuer list with only Visa, Mastercard and Amex lets "
+        "the others through: add JCB (3528-3589), UnionPay (62) and Diners (300-305, 36, 38)."
+    )
+
+
+@pytest.mark.parametrize(
     ("ssn", "why"),
     [
         ("000-12-3456", "area 000 is never issued"),

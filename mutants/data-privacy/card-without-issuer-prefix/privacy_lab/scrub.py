@@ -97,16 +97,21 @@ def iban_valid(iban: str) -> bool:
     return int(as_digits) % 97 == 1
 
 
-# Issuer prefixes (IIN ranges) of the big networks. Luhn alone passes one random number in
-# ten; a prefix check removes ISBNs, timestamps and order numbers that happen to pass.
-_CARD_PREFIX = re.compile(r"4|5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[47]|6(?:011|4[4-9]|5)")
+# Issuer prefixes (IIN ranges) of the big networks: Visa, Mastercard, Amex, Discover, JCB,
+# UnionPay and Diners. Luhn alone passes one random number in ten; a prefix check removes
+# ISBNs, timestamps and order numbers that happen to pass.
+_CARD_PREFIX = re.compile(
+    r"4|5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[47]|6(?:011|4[4-9]|5)"
+    r"|35(?:2[89]|[3-8]\d)|62|3(?:0[0-5]|[689])"
+)
 
 _EMAIL = re.compile(
     r"(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}(?![\w-])"
 )
 _CARD = re.compile(
-    r"(?<![\w+-])(?:\d{13,19}|\d{4}([ -])\d{4}\1\d{4}\1\d{4}(?:\1\d{1,3})?|\d{4}([ -])\d{6}\2\d{5})"
+    r"(?<![\w+-])(?:\d{13,19}|\d{4}([ -])\d{4}\1\d{4}\1\d{4}(?:\1\d{1,3})?"
+    r"|\d{4}([ -])\d{6}\2\d{4,5})"  # Amex 4-6-5 and Diners 4-6-4
     r"(?![\w-])"
 )
 _SSN = re.compile(r"(?<![\w-])\d{3}([- ])\d{2}\1\d{4}(?![\w-])")

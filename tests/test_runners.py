@@ -173,3 +173,13 @@ def test_split_users_keeps_the_judge_out_of_the_learners_reach(
     message = graded.tasks[0].first_failure
     assert "[1000," in message, message  # add() ran as the learner's user, not as root
     assert graded.score == 0
+
+
+def test_no_java_is_the_machines_problem_not_the_learners(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no java here
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    report = api.grade(slug="data-engineering", runner=LocalRunner())
+    assert report.status.value == "error" and report.exit_code == 2
+    assert "needs a Java runtime" in report.message and "openjdk-17-jre-headless" in report.message

@@ -27,6 +27,7 @@ from typing import IO
 
 from grader.errors import RunnerUnavailable
 from grader.images import JUDGE_UID, LEARNER_UID
+from grader.lab import Lab
 from grader.runners.base import OutputCapture, RunOutcome, RunRequest
 from grader.workspace import BOUNDARY_PACKAGE, Workspace, grading_env, pytest_command
 
@@ -70,6 +71,22 @@ def _kill_job(token: str) -> None:
         if found:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(int(entry), signal.SIGKILL)
+
+
+def missing_tools(lab: Lab) -> str:
+    """A sentence naming what this machine lacks to run ``lab``'s suite, or ''.
+
+    Checked before anything runs: a missing runtime is the machine's problem, never the
+    learner's failure. The lab images always have these.
+    """
+    if "pyspark" in lab.image.python and not (shutil.which("java") or os.environ.get("JAVA_HOME")):
+        return (
+            f"The {lab.slug} lab runs Spark, which needs a Java runtime, and this machine has "
+            "none (no java on PATH, no JAVA_HOME). Install one (Debian or Ubuntu: sudo "
+            "apt-get install openjdk-17-jre-headless; macOS: brew install openjdk@17), or "
+            "grade with --runner docker, whose image has one."
+        )
+    return ""
 
 
 def reachable_by_others(path: Path) -> bool:
@@ -126,6 +143,16 @@ class LocalRunner:
 
     def run(self, request: RunRequest) -> RunOutcome:
         workspace = request.workspace
+        missing = missing_tools(request.lab)
+        if missing:
+            return RunOutcome(
+                runner=self.name,
+                exit_code=None,
+                results=None,
+                output="",
+                duration_s=0.0,
+                error=missing,
+            )
         why_not = _split_users(workspace, self.python)
         split = not why_not
         if split:

@@ -214,7 +214,7 @@ def load_lab(root: Path) -> Lab:
     image = top.table("image", required=False)
     image.only("python")
 
-    return Lab(
+    lab = Lab(
         slug=slug,
         title=top.text("title"),
         blurb=top.text("blurb"),
@@ -232,6 +232,12 @@ def load_lab(root: Path) -> Lab:
         image=ImageNeeds(python=image.strings("python", default=())),
         format_version=version,
     )
+    for pattern in files:
+        plain = not any(c in pattern for c in "*?[")
+        if plain and not (root / pattern).is_file():
+            # The starter is what a learner edits: a declared file it lacks is a typo.
+            raise submission.fail("files", f"'{pattern}' is not a file of the lab's starter")
+    return lab
 
 
 def _load_tasks(top: _Table) -> tuple[Task, ...]:

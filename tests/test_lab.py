@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,8 @@ hint = "Start here."
 
 def write_lab(tmp_path: Path, text: str, slug: str = "demo") -> Path:
     folder = tmp_path / slug
-    folder.mkdir()
+    (folder / "pkg").mkdir(parents=True)
+    (folder / "pkg" / "mod.py").write_text("")  # the starter the manifest declares
     (folder / "lab.toml").write_text(text)
     return folder
 
@@ -106,3 +108,12 @@ def test_path_like_slug_is_not_a_lab() -> None:
 
 def test_list_labs_finds_fixture_labs() -> None:
     assert [p.name for p in list_labs(FIXTURE_LABS)] == ["calc", "empty", "sleepy"]
+
+
+def test_a_submission_file_the_starter_lacks_is_a_manifest_error(tmp_path: Path) -> None:
+    lab = tmp_path / "calc"
+    shutil.copytree(FIXTURE_LABS / "calc", lab)
+    manifest = lab / "lab.toml"
+    manifest.write_text(manifest.read_text().replace('"fx/*.py"', '"fx/*.py", "fx/clac.py"'))
+    with pytest.raises(ManifestError, match=r"'fx/clac\.py' is not a file of the lab's starter"):
+        load_lab(lab)

@@ -133,6 +133,19 @@ def wait_until() -> Callable[..., Any]:
     return _wait_until
 
 
+def _first_cause(text: str) -> str:
+    """The server's own error, where it was raised: the last line of the traceback it
+    printed, and the last frame above it, so the summary shows the cause at once."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    frames = [line for line in lines if line.startswith('File "')]
+    errors = [line for line in lines if not line.startswith(("File ", "raised at", "in ", "^"))]
+    cause = errors[-1] if errors else "it printed nothing"
+    if frames:
+        path, _, rest = frames[-1].removeprefix('File "').partition('", line ')
+        cause += f" ({Path(path).name}:{rest.split(',')[0]})"
+    return cause
+
+
 @pytest.fixture(scope="session")
 def start_server(learner: Any) -> Callable[..., Server]:
     """``start_server("rest", *args)``: ``python -m netlab.serve rest <args>``, started by the
@@ -144,6 +157,6 @@ def start_server(learner: Any) -> Callable[..., Server]:
         try:
             return Server(serve.start(kind, *args))
         except RuntimeError as exc:
-            pytest.fail(f"Could not start the {kind} server.\n{exc}")
+            pytest.fail(f"Could not start the {kind} server: {_first_cause(str(exc))}\n{exc}")
 
     return start

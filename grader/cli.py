@@ -298,7 +298,13 @@ def _watch(args: argparse.Namespace, out: Console) -> int:
 
 
 def _progress(args: argparse.Namespace, out: Console) -> int:
-    labs = [load_lab(p) for p in list_labs()]
+    labs: list[Lab] = []
+    broken: list[str] = []
+    for path in list_labs():
+        try:
+            labs.append(load_lab(path))
+        except ManifestError as exc:  # one broken lab must not hide the others
+            broken.append(str(exc))
     rows = load_progress(labs, repo_root())
     width = max((len(lab.tasks) for lab in labs), default=0)
     table = Table(title="Your progress", title_justify="left")
@@ -317,7 +323,9 @@ def _progress(args: argparse.Namespace, out: Console) -> int:
         f"✔ done  ✘ not yet  · not started — course total "
         f"{as_number(total)}/{sum(r.max_score for r in rows)} points"
     )
-    return 0
+    for problem in broken:
+        out.print(Text(f"not shown: {problem}", style="red"))
+    return 2 if broken else 0
 
 
 def _reset(args: argparse.Namespace, out: Console) -> int:

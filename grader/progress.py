@@ -53,7 +53,8 @@ def load_progress(labs: list[Lab], root: Path) -> list[LabProgress]:
     result = []
     for lab in labs:
         last = _last(root, lab.slug)
-        graded = {t["id"]: t for t in last["tasks"]} if last else {}
+        tasks = last["tasks"] if last else []
+        graded = {t["id"]: t for t in tasks if not t.get("hidden")}
         states = {}
         for task in lab.tasks:
             entry = graded.get(task.id)

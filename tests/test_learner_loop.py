@@ -47,6 +47,15 @@ def test_progress_shows_done_not_yet_and_not_started(course: Path) -> None:
     assert "course total 10/40 points" in proc.stdout
 
 
+def test_progress_shows_the_other_labs_when_one_manifest_is_broken(course: Path) -> None:
+    manifest = course / "labs/sleepy/lab.toml"
+    manifest.write_text(manifest.read_text().replace("points = 5", "points = 'five'", 1))
+    proc = run_cli("progress", root=course)
+    assert proc.returncode == 2
+    assert any("calc" in line and "0/30" in line for line in proc.stdout.splitlines())
+    assert "not shown:" in proc.stdout and "tasks[1].points" in proc.stdout
+
+
 def test_reset_restores_the_starter_and_keeps_a_backup(course: Path) -> None:
     edited = course / "labs/calc/fx/calc.py"
     starter = edited.read_text()

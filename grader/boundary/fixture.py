@@ -58,13 +58,14 @@ class LearnerError(Exception):
     """
 
     def __init__(self, described: dict[str, Any], call: str = "") -> None:
-        self.type_name = str(described.get("type", "Exception"))
-        self.mro = [str(m) for m in described.get("mro", [])][:64]
-        self.message = str(described.get("message", ""))
-        self.where = str(described.get("where", ""))
-        self.learner_traceback = str(described.get("traceback", ""))
-        self.code = str(described["code"]) if "code" in described else None
-        self.details = str(described.get("details", ""))
+        # All of it came from the learner's process: bounded here, whatever it claims.
+        self.type_name = str(described.get("type", "Exception"))[:200]
+        self.mro = [str(m)[:200] for m in described.get("mro", [])][:64]
+        self.message = str(described.get("message", ""))[:4000]
+        self.where = str(described.get("where", ""))[:300]
+        self.learner_traceback = str(described.get("traceback", ""))[:8000]
+        self.code = str(described["code"])[:100] if "code" in described else None
+        self.details = str(described.get("details", ""))[:4000]
         self.call = call
         super().__init__(self._text())
 

@@ -1,10 +1,13 @@
 """Run the suite in a sandboxed container. The only module that imports ``docker``.
 
-The sandbox: network ``none`` (loopback only), read-only root with a tmpfs ``/tmp``, a
-non-root user, hostname ``localhost``, a memory limit with no swap, a CPU quota, a pids
-limit, no capabilities, and a ``mlskills.job`` label. The workspace goes in by
-``put_archive`` into an anonymous volume, and the results come out by ``get_archive``:
-no host path is mounted, and never the Docker socket. The container is always removed.
+The sandbox: network ``none`` (loopback only), read-only root with size-capped tmpfs
+areas, hostname ``localhost``, a memory limit with no swap, a CPU quota, a pids limit,
+``no-new-privileges``, and a ``mlskills.job`` label. PID 1 is the boundary's supervisor,
+as root with only SETUID, SETGID and KILL: it starts pytest (the judge) as one user and,
+for a sealed lab, each learner worker as another. The workspace goes in by
+``put_archive`` into an anonymous volume, owners and modes set in the tar, and the
+results come out by ``get_archive``: no host path is mounted, and never the Docker
+socket. The container is always removed.
 """
 
 from __future__ import annotations

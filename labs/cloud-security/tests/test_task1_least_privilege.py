@@ -1,6 +1,7 @@
 """Task 1: the training job's policy, enforced by moto's IAM simulation.
 
-The policy is attached to a role, the role is assumed, and real S3/IAM calls are made
+The policy is built by your code (in the worker) and comes back as plain data; the tests
+attach it to a role on their moto server, assume the role, and real S3/IAM calls are made
 with ``enable_iam_authentication``: moto then checks every request against the role's
 policies (actions and resource ARNs; it honours resource scoping for S3 and IAM).
 """
@@ -33,8 +34,9 @@ class Job:
 
 
 @pytest.fixture(scope="module")
-def policy() -> dict[str, Any]:
-    document = learner_function("iam_policy", "training_job_policy")(DATA, ARTIFACTS, JOB)
+def policy(learner: Any) -> dict[str, Any]:
+    build = learner_function(learner, "iam_policy", "training_job_policy")
+    document = build(DATA, ARTIFACTS, JOB)
     assert isinstance(document, dict), (
         f"training_job_policy() returned {type(document).__name__}; expected a dict "
         "such as {'Version': '2012-10-17', 'Statement': [...]}."
@@ -342,8 +344,8 @@ def test_allow_has_no_resource_star(policy: dict[str, Any]) -> None:
             )
 
 
-def test_policy_uses_its_arguments() -> None:
-    build = learner_function("iam_policy", "training_job_policy")
+def test_policy_uses_its_arguments(learner: Any) -> None:
+    build = learner_function(learner, "iam_policy", "training_job_policy")
     text = json.dumps(build("team-b-data", "team-b-models", "run-2026-11-23"))
     for expected in (
         "arn:aws:s3:::team-b-data/train/*",

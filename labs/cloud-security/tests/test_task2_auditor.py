@@ -3,6 +3,9 @@
 The corpus lives in data/policies/: good/ holds policies that must produce no finding,
 bad/ holds policies with known problems, and expected.json lists, for each bad policy,
 the rules that must fire and the rules that must not.
+
+Your auditor runs in the worker; each Finding it returns comes back as plain data (rule,
+severity, reason, statement), converted by ``cloudsec_bridge.findings``.
 """
 
 from __future__ import annotations
@@ -10,10 +13,11 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from cloudsec.findings import RULE_SEVERITY, Finding, Rule, Severity
+from cloudsec.findings import RULE_SEVERITY, Rule, Severity
 from conftest import POLICIES_DIR, learner_function, load_policy
 
 pytestmark = pytest.mark.task(2)
@@ -29,30 +33,69 @@ if set(BAD) != set(EXPECTED):  # a broken corpus is the lab's bug: refuse to run
     raise RuntimeError(f"data/policies/expected.json and bad/ disagree: {set(BAD) ^ set(EXPECTED)}")
 
 
+@dataclass(frozen=True)
+class Reported:
+    """One Finding your auditor returned, as plain data."""
+
+    rule: str
+    severity: Any
+    reason: str
+    statement: int
+
+
+@dataclass(frozen=True)
+class NotAFinding:
+    """An item of the returned list that is not a cloudsec.findings.Finding."""
+
+    text: str
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+class Returned(list[Any]):
+    """What audit_policy returned: its findings, and the name of its type."""
+
+    type_name = "list"
+
+
 @pytest.fixture(scope="module")
-def audit() -> Callable[[Any], list[Finding]]:
-    return learner_function("auditor", "audit_policy")
+def audit(learner: Any, module_bridge: Any) -> Callable[[Any], Returned]:
+    audit_policy = learner_function(learner, "auditor", "audit_policy")
+
+    def run(document: Any) -> Returned:
+        described = module_bridge.findings(audit_policy(document))
+        returned = Returned(
+            Reported(item["rule"], item["severity"], item["reason"], item["statement"])
+            if item["finding"]
+            else NotAFinding(item["repr"])
+            for item in described["items"]
+        )
+        returned.type_name = described["type"]
+        return returned
+
+    return run
 
 
-def _run(audit: Callable[[Any], list[Finding]], document: Any, label: str) -> list[Finding]:
+def _run(audit: Callable[[Any], Returned], document: Any, label: str) -> list[Reported]:
     findings = audit(document)
-    assert isinstance(findings, list), (
-        f"audit_policy({label}) returned {type(findings).__name__}; expected a list of Finding."
+    assert findings.type_name == "list", (
+        f"audit_policy({label}) returned {findings.type_name}; expected a list of Finding."
     )
     for finding in findings:
-        assert isinstance(finding, Finding), (
+        assert isinstance(finding, Reported), (
             f"audit_policy({label}) returned {finding!r}; build each item with "
             "cloudsec.findings.Finding(rule, severity, reason, statement)."
         )
-    return findings
+    return list(findings)
 
 
-def _summary(findings: list[Finding]) -> str:
+def _summary(findings: list[Reported]) -> str:
     return "; ".join(f"{f.rule} (statement {f.statement})" for f in findings) or "no findings"
 
 
 @pytest.mark.parametrize("name", GOOD)
-def test_good_policy_is_not_flagged(audit: Callable[[Any], list[Finding]], name: str) -> None:
+def test_good_policy_is_not_flagged(audit: Callable[[Any], Returned], name: str) -> None:
     document = load_policy(f"good/{name}")
     findings = _run(audit, document, f"good/{name}")
     assert not findings, (
@@ -64,7 +107,7 @@ def test_good_policy_is_not_flagged(audit: Callable[[Any], list[Finding]], name:
 
 
 @pytest.mark.parametrize("name", BAD)
-def test_bad_policy_is_flagged(audit: Callable[[Any], list[Finding]], name: str) -> None:
+def test_bad_policy_is_flagged(audit: Callable[[Any], Returned], name: str) -> None:
     document = load_policy(f"bad/{name}")
     findings = _run(audit, document, f"bad/{name}")
     found = {str(f.rule) for f in findings}
@@ -81,7 +124,7 @@ def test_bad_policy_is_flagged(audit: Callable[[Any], list[Finding]], name: str)
 
 
 @pytest.mark.parametrize("name", BAD)
-def test_finding_has_severity_and_reason(audit: Callable[[Any], list[Finding]], name: str) -> None:
+def test_finding_has_severity_and_reason(audit: Callable[[Any], Returned], name: str) -> None:
     document = load_policy(f"bad/{name}")
     statements = document["Statement"]
     count = len(statements) if isinstance(statements, list) else 1
@@ -101,7 +144,7 @@ def test_finding_has_severity_and_reason(audit: Callable[[Any], list[Finding]], 
         )
 
 
-def test_admin_outranks_read_only(audit: Callable[[Any], list[Finding]]) -> None:
+def test_admin_outranks_read_only(audit: Callable[[Any], Returned]) -> None:
     worst = {
         name: max((f.severity for f in audit(load_policy(f"bad/{name}"))), default=None)
         for name in (
@@ -116,7 +159,7 @@ def test_admin_outranks_read_only(audit: Callable[[Any], list[Finding]]) -> None
     )
 
 
-def test_single_statement_dict_is_not_skipped(audit: Callable[[Any], list[Finding]]) -> None:
+def test_single_statement_dict_is_not_skipped(audit: Callable[[Any], Returned]) -> None:
     document = {
         "Version": "2012-10-17",
         "Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"},
@@ -128,7 +171,7 @@ def test_single_statement_dict_is_not_skipped(audit: Callable[[Any], list[Findin
     )
 
 
-def test_action_case_is_ignored(audit: Callable[[Any], list[Finding]]) -> None:
+def test_action_case_is_ignored(audit: Callable[[Any], Returned]) -> None:
     document = {
         "Version": "2012-10-17",
         "Statement": [
@@ -146,7 +189,7 @@ def test_action_case_is_ignored(audit: Callable[[Any], list[Finding]]) -> None:
     )
 
 
-def test_reason_names_the_offending_action(audit: Callable[[Any], list[Finding]]) -> None:
+def test_reason_names_the_offending_action(audit: Callable[[Any], Returned]) -> None:
     findings = audit(load_policy("bad/privesc-UpdateAssumeRolePolicy.json"))
     reasons = " ".join(f.reason for f in findings if str(f.rule) == "privilege-escalation")
     assert "updateassumerolepolicy" in reasons.lower(), (
@@ -155,7 +198,7 @@ def test_reason_names_the_offending_action(audit: Callable[[Any], list[Finding]]
     )
 
 
-def test_json_text_is_accepted(audit: Callable[[Any], list[Finding]]) -> None:
+def test_json_text_is_accepted(audit: Callable[[Any], Returned]) -> None:
     text = (POLICIES_DIR / "bad" / "public-bucket-policy.json").read_text("utf-8")
     found = {str(f.rule) for f in audit(text)}
     assert "public-principal" in found, (
@@ -164,10 +207,12 @@ def test_json_text_is_accepted(audit: Callable[[Any], list[Finding]]) -> None:
     )
 
 
-def test_input_document_is_not_modified(audit: Callable[[Any], list[Finding]]) -> None:
+def test_input_document_is_not_modified(learner: Any, module_bridge: Any) -> None:
     document = load_policy("bad/aws-managed-IAMFullAccess.json")
     before = copy.deepcopy(document)
-    audit(document)
+    audit_policy = learner_function(learner, "auditor", "audit_policy")
+    # The document is audited in the worker; it comes back as it is after the call.
+    document = module_bridge.argument_after(audit_policy, document)
     assert document == before, (
         "audit_policy() changed the document it was given; normalise a copy, because the "
         "caller may still apply or store the original."

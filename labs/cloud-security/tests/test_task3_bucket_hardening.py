@@ -29,18 +29,23 @@ class Hardened:
 
 
 @pytest.fixture(scope="module")
-def hardened(module_aws: Aws) -> Hardened:
-    """One bucket hardened by the learner's code; the tests only read its configuration."""
+def hardened(module_aws: Aws, module_bridge: Any, learner: Any) -> Hardened:
+    """One bucket hardened by the learner's code; the tests only read its configuration.
+
+    Your functions get boto3 clients made in the worker, pointed at the tests' moto
+    server; the tests read the result back with their own clients.
+    """
     aws = module_aws
     aws.s3.create_bucket(
         Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": aws.region}
     )
-    key_arn = learner_function("bucket", "create_bucket_key")(aws.kms, ALIAS)
+    kms, s3 = module_bridge.client("kms"), module_bridge.client("s3")
+    key_arn = learner_function(learner, "bucket", "create_bucket_key")(kms, ALIAS)
     assert isinstance(key_arn, str) and key_arn.startswith("arn:aws:kms:"), (
         f"create_bucket_key() returned {key_arn!r}; expected the key's ARN "
         "(create_key(...)['KeyMetadata']['Arn'])."
     )
-    learner_function("bucket", "harden_bucket")(aws.s3, BUCKET, key_arn)
+    learner_function(learner, "bucket", "harden_bucket")(s3, BUCKET, key_arn)
     return Hardened(aws=aws, key_arn=key_arn)
 
 

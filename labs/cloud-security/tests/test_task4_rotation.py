@@ -1,26 +1,29 @@
 """Task 4: rotating a model endpoint's API key in Secrets Manager (moto), without downtime.
 
 moto runs the Secrets Manager side for real: versions, staging labels, idempotency tokens.
-The endpoint is cloudsec.endpoint.ModelEndpoint, an in-process service that accepts a set
-of keys, as a real model server or API gateway would.
+The endpoint is cloudsec.endpoint.ModelEndpoint, a service that accepts a set of keys, as a
+real model server or API gateway would. It lives in the tests' process: your code (in the
+worker) gets a ModelEndpoint whose key operations come back to it
+(``cloudsec_bridge.JudgeEndpoint``), so the tests know which keys it really accepts. Your
+code gets a Secrets Manager client made in the worker; the tests read the secret back with
+their own.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 import random
 import re
 import string
 import tomllib
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
-from cloudsec.endpoint import ModelEndpoint, Unauthorized
-from conftest import LAB_DIR, Aws, learner, learner_function
+from cloudsec.endpoint import ModelEndpoint
+from conftest import LAB_DIR, Aws, learner_function
 
 pytestmark = pytest.mark.task(4)
 
@@ -32,9 +35,17 @@ FEATURES = (0.2, 0.4)
 
 @dataclass
 class Setup:
-    sm: Any
-    endpoint: ModelEndpoint
+    sm: Any  # the learner's client, in the worker
+    admin: Any  # the tests' own client
+    endpoint: ModelEndpoint  # the tests' endpoint, here
+    remote_endpoint: Any  # the same endpoint, as your code sees it
+    predict: Any  # lambda key: endpoint.predict(key, FEATURES), in the worker
     old_value: str
+    learner: Any
+    bridge: Any
+
+    def step(self, name: str) -> Any:
+        return learner_function(self.learner, "rotation", name)
 
 
 def _random_key(seed: int) -> str:
@@ -43,14 +54,21 @@ def _random_key(seed: int) -> str:
 
 
 @pytest.fixture
-def setup(aws: Aws) -> Setup:
+def setup(aws: Aws, bridge: Any, learner: Any) -> Setup:
     old = _random_key(4)
     aws.secretsmanager.create_secret(Name=SECRET_ID, SecretString=old)
-    return Setup(sm=aws.secretsmanager, endpoint=ModelEndpoint([old]), old_value=old)
-
-
-def step(name: str) -> Callable[..., Any]:
-    return learner_function("rotation", name)
+    endpoint = ModelEndpoint([old])
+    remote_endpoint = bridge.JudgeEndpoint(endpoint)
+    return Setup(
+        sm=bridge.client("secretsmanager"),
+        admin=aws.secretsmanager,
+        endpoint=endpoint,
+        remote_endpoint=remote_endpoint,
+        predict=bridge.predictor(remote_endpoint, list(FEATURES)),
+        old_value=old,
+        learner=learner,
+        bridge=bridge,
+    )
 
 
 def _stages(sm: Any) -> dict[str, list[str]]:
@@ -66,44 +84,59 @@ def _pending(sm: Any, token: str = TOKEN) -> str:
     return str(response["SecretString"])
 
 
-def _count_reads(sm: Any) -> Counter[str]:
-    calls: Counter[str] = Counter()
-    sm.meta.events.register(
-        "before-call.secrets-manager.GetSecretValue", lambda **_: calls.update(["GetSecretValue"])
-    )
-    return calls
+def _state(sm: Any) -> tuple[dict[str, list[str]], str, str]:
+    return (_stages(sm), _value(sm, "AWSCURRENT"), _value(sm, "AWSPREVIOUS"))
+
+
+class _Reads:
+    """``reads["GetSecretValue"]``: how many the learner's client has sent since."""
+
+    def __init__(self, calls: Any) -> None:
+        self._calls = calls
+
+    def __getitem__(self, operation: str) -> int:
+        return int(self._calls.count())
+
+
+def _count_reads(setup: Setup) -> _Reads:
+    return _Reads(setup.bridge.count_calls(setup.sm, "GetSecretValue"))
 
 
 def _exception_text(exc: BaseException) -> str:
-    """The message of the exception and of everything chained to it."""
+    """The message of the exception and of everything chained to it.
+
+    An exception from your code arrives with its traceback as text, chained causes
+    included.
+    """
     parts: list[str] = []
     seen: BaseException | None = exc
     while seen is not None and len(parts) < 10:
         parts.append(f"{type(seen).__name__}: {seen!s} {seen!r}")
+        parts.append(str(getattr(seen, "learner_traceback", "")))
         seen = seen.__cause__ or seen.__context__
     return "\n".join(parts)
 
 
 def test_create_pending_does_not_replace_awscurrent(setup: Setup) -> None:
-    step("create_pending")(setup.sm, SECRET_ID, TOKEN)
-    stages = _stages(setup.sm)
+    setup.step("create_pending")(setup.sm, SECRET_ID, TOKEN)
+    stages = _stages(setup.admin)
     assert stages.get(TOKEN) == ["AWSPENDING"], (
         f"After create_pending, version {TOKEN} has labels {stages.get(TOKEN)}; expected "
         "['AWSPENDING']. Pass ClientRequestToken=token and VersionStages=['AWSPENDING'] to "
         "put_secret_value."
     )
-    assert _value(setup.sm, "AWSCURRENT") == setup.old_value, (
+    assert _value(setup.admin, "AWSCURRENT") == setup.old_value, (
         "After create_pending, AWSCURRENT no longer holds the old key: clients would read a "
         "key the endpoint does not accept yet. That is an outage."
     )
 
 
 def test_pending_key_is_random_and_long(setup: Setup) -> None:
-    create = step("create_pending")
+    create = setup.step("create_pending")
     create(setup.sm, SECRET_ID, TOKEN)
-    first = _pending(setup.sm, TOKEN)
+    first = _pending(setup.admin, TOKEN)
     create(setup.sm, SECRET_ID, TOKEN_2)  # AWSPENDING moves to the second version
-    second = _pending(setup.sm, TOKEN_2)
+    second = _pending(setup.admin, TOKEN_2)
     assert len(first) >= 32 and first != setup.old_value, (
         f"The new key has {len(first)} characters (or equals the old key); make at least 32 "
         "random characters with the secrets module or get_random_password."
@@ -112,22 +145,22 @@ def test_pending_key_is_random_and_long(setup: Setup) -> None:
 
 
 def test_create_pending_is_idempotent_for_the_same_token(setup: Setup) -> None:
-    create = step("create_pending")
+    create = setup.step("create_pending")
     create(setup.sm, SECRET_ID, TOKEN)
-    first = _pending(setup.sm)
+    first = _pending(setup.admin)
     create(setup.sm, SECRET_ID, TOKEN)
-    assert _pending(setup.sm) == first, (
+    assert _pending(setup.admin) == first, (
         "Calling create_pending twice with the same token replaced the pending key. A retried "
         "step must change nothing: if setSecret already gave the first key to the endpoint, "
         "the second one would never work. Return early when version `token` exists."
     )
-    assert len(_stages(setup.sm)) == 2, f"Expected 2 versions, found {_stages(setup.sm)}."
+    assert len(_stages(setup.admin)) == 2, f"Expected 2 versions, found {_stages(setup.admin)}."
 
 
 def test_set_pending_does_not_revoke_the_current_key(setup: Setup) -> None:
-    step("create_pending")(setup.sm, SECRET_ID, TOKEN)
-    step("set_pending")(setup.sm, SECRET_ID, TOKEN, setup.endpoint)
-    new = _pending(setup.sm)
+    setup.step("create_pending")(setup.sm, SECRET_ID, TOKEN)
+    setup.step("set_pending")(setup.sm, SECRET_ID, TOKEN, setup.remote_endpoint)
+    new = _pending(setup.admin)
     assert setup.endpoint.accepts(new), "After set_pending the endpoint refuses the new key."
     assert setup.endpoint.accepts(setup.old_value), (
         "set_pending revoked the old key. Clients still hold it until they re-read the "
@@ -136,11 +169,11 @@ def test_set_pending_does_not_revoke_the_current_key(setup: Setup) -> None:
 
 
 def test_verify_pending_is_not_a_no_op(setup: Setup) -> None:
-    step("create_pending")(setup.sm, SECRET_ID, TOKEN)
-    new = _pending(setup.sm)
+    setup.step("create_pending")(setup.sm, SECRET_ID, TOKEN)
+    new = _pending(setup.admin)
     # setSecret was skipped, so the endpoint does not know the new key.
     with pytest.raises(Exception) as caught:
-        step("verify_pending")(setup.sm, SECRET_ID, TOKEN, setup.endpoint)
+        setup.step("verify_pending")(setup.sm, SECRET_ID, TOKEN, setup.remote_endpoint)
     assert not isinstance(caught.value, NotImplementedError), str(caught.value)
     text = _exception_text(caught.value)
     assert new not in text and setup.old_value not in text, (
@@ -151,9 +184,9 @@ def test_verify_pending_is_not_a_no_op(setup: Setup) -> None:
 
 
 def test_rotation_leaves_current_previous_and_no_pending(setup: Setup) -> None:
-    step("rotate")(setup.sm, SECRET_ID, TOKEN, setup.endpoint)
-    stages = _stages(setup.sm)
-    current, previous = _value(setup.sm, "AWSCURRENT"), _value(setup.sm, "AWSPREVIOUS")
+    setup.step("rotate")(setup.sm, SECRET_ID, TOKEN, setup.remote_endpoint)
+    stages = _stages(setup.admin)
+    current, previous = _value(setup.admin, "AWSCURRENT"), _value(setup.admin, "AWSPREVIOUS")
     assert stages.get(TOKEN) == ["AWSCURRENT"], (
         f"After rotate, version {TOKEN} has labels {stages.get(TOKEN)}; expected only "
         "['AWSCURRENT']. Remove AWSPENDING in finishSecret (update_secret_version_stage with "
@@ -167,11 +200,19 @@ def test_rotation_leaves_current_previous_and_no_pending(setup: Setup) -> None:
 
 
 def test_retried_rotation_changes_nothing(setup: Setup) -> None:
-    rotate = step("rotate")
-    rotate(setup.sm, SECRET_ID, TOKEN, setup.endpoint)
-    before = (_stages(setup.sm), _value(setup.sm, "AWSCURRENT"), _value(setup.sm, "AWSPREVIOUS"))
-    rotate(setup.sm, SECRET_ID, TOKEN, setup.endpoint)
-    after = (_stages(setup.sm), _value(setup.sm, "AWSCURRENT"), _value(setup.sm, "AWSPREVIOUS"))
+    rotate = setup.step("rotate")
+    rotate(setup.sm, SECRET_ID, TOKEN, setup.remote_endpoint)
+    before = (
+        _stages(setup.admin),
+        _value(setup.admin, "AWSCURRENT"),
+        _value(setup.admin, "AWSPREVIOUS"),
+    )
+    rotate(setup.sm, SECRET_ID, TOKEN, setup.remote_endpoint)
+    after = (
+        _stages(setup.admin),
+        _value(setup.admin, "AWSCURRENT"),
+        _value(setup.admin, "AWSPREVIOUS"),
+    )
     assert after == before, (
         f"Running rotate again with the same token changed the secret: stages {before[0]} "
         f"became {after[0]}. Each step must check what is already done (a Lambda is retried)."
@@ -179,11 +220,13 @@ def test_retried_rotation_changes_nothing(setup: Setup) -> None:
 
 
 def test_new_token_rotates_again(setup: Setup) -> None:
-    rotate = step("rotate")
-    rotate(setup.sm, SECRET_ID, TOKEN, setup.endpoint)
-    first = _value(setup.sm, "AWSCURRENT")
-    rotate(setup.sm, SECRET_ID, TOKEN_2, setup.endpoint)
-    assert _value(setup.sm, "AWSPREVIOUS") == first and _value(setup.sm, "AWSCURRENT") not in (
+    rotate = setup.step("rotate")
+    rotate(setup.sm, SECRET_ID, TOKEN, setup.remote_endpoint)
+    first = _value(setup.admin, "AWSCURRENT")
+    rotate(setup.sm, SECRET_ID, TOKEN_2, setup.remote_endpoint)
+    assert _value(setup.admin, "AWSPREVIOUS") == first and _value(
+        setup.admin, "AWSCURRENT"
+    ) not in (
         first,
         setup.old_value,
     ), (
@@ -194,17 +237,20 @@ def test_new_token_rotates_again(setup: Setup) -> None:
 
 
 def _cached(setup: Setup) -> Any:
-    cls = getattr(learner("rotation"), "CachedApiKey", None)
+    try:
+        cls = setup.learner.module("cloudsec.rotation").CachedApiKey
+    except AttributeError:
+        cls = None
     if cls is None:
         pytest.fail("MISSING CLASS: cloudsec/rotation.py has no CachedApiKey.", pytrace=False)
     return cls(setup.sm, SECRET_ID)
 
 
 def test_cached_key_is_not_read_on_every_call(setup: Setup) -> None:
-    reads = _count_reads(setup.sm)
+    reads = _count_reads(setup)
     client = _cached(setup)
     assert reads["GetSecretValue"] == 0, "CachedApiKey() read the secret in its constructor."
-    results = [client.call(lambda key: setup.endpoint.predict(key, FEATURES)) for _ in range(10)]
+    results = [client.call(setup.predict) for _ in range(10)]
     assert results == [0.3] * 10
     assert reads["GetSecretValue"] == 1, (
         f"10 calls made {reads['GetSecretValue']} GetSecretValue requests; expected 1. Reading "
@@ -213,7 +259,7 @@ def test_cached_key_is_not_read_on_every_call(setup: Setup) -> None:
 
 
 def test_cached_key_reads_awscurrent_not_pending(setup: Setup) -> None:
-    step("create_pending")(setup.sm, SECRET_ID, TOKEN)
+    setup.step("create_pending")(setup.sm, SECRET_ID, TOKEN)
     assert _cached(setup).get() == setup.old_value, (
         "During a rotation CachedApiKey.get() returned something other than AWSCURRENT. "
         "Read with VersionStage='AWSCURRENT': the pending key may not work yet."
@@ -222,11 +268,11 @@ def test_cached_key_reads_awscurrent_not_pending(setup: Setup) -> None:
 
 def test_cached_key_survives_rotation(setup: Setup) -> None:
     client = _cached(setup)
-    assert client.call(lambda key: setup.endpoint.predict(key, FEATURES)) == 0.3
-    step("rotate")(setup.sm, SECRET_ID, TOKEN, setup.endpoint)
+    assert client.call(setup.predict) == 0.3
+    setup.step("rotate")(setup.sm, SECRET_ID, TOKEN, setup.remote_endpoint)
     setup.endpoint.revoke_key(setup.old_value)  # the grace period is over
-    reads = _count_reads(setup.sm)
-    result = client.call(lambda key: setup.endpoint.predict(key, FEATURES))
+    reads = _count_reads(setup)
+    result = client.call(setup.predict)
     assert result == 0.3, f"After the rotation the call returned {result!r}."
     assert reads["GetSecretValue"] == 1, (
         f"After the old key was revoked, one call made {reads['GetSecretValue']} reads; "
@@ -236,16 +282,17 @@ def test_cached_key_survives_rotation(setup: Setup) -> None:
 
 def test_cached_key_does_not_retry_forever(setup: Setup) -> None:
     client = _cached(setup)
-    reads = _count_reads(setup.sm)
+    reads = _count_reads(setup)
     attempts: list[str] = []
 
-    def always_refused(key: str) -> float:
+    def note(key: str) -> None:
         attempts.append(key)
         if len(attempts) > 5:  # stop a retry loop here rather than at the time limit
             raise AssertionError("call() retried more than 5 times on Unauthorized")
-        raise Unauthorized("the endpoint rejected the API key")
 
-    with pytest.raises(Unauthorized) as caught:
+    # Tells `note` each key it is given, then raises cloudsec.endpoint.Unauthorized.
+    always_refused = setup.bridge.refusing(note)
+    with setup.learner.raises("cloudsec.endpoint.Unauthorized") as caught:
         client.call(always_refused)
     assert len(attempts) == 2 and reads["GetSecretValue"] == 2, (
         f"With an endpoint that refuses every key, call() tried {len(attempts)} times and read "
@@ -257,25 +304,30 @@ def test_cached_key_does_not_retry_forever(setup: Setup) -> None:
     )
 
 
-def test_no_secret_in_logs(setup: Setup, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.DEBUG, logger="cloudsec")
-    client = _cached(setup)
-    client.call(lambda key: setup.endpoint.predict(key, FEATURES))
-    step("rotate")(setup.sm, SECRET_ID, TOKEN, setup.endpoint)
-    setup.endpoint.revoke_key(setup.old_value)
-    client.call(lambda key: setup.endpoint.predict(key, FEATURES))
-    new = _value(setup.sm, "AWSCURRENT")
-    ours = [r for r in caplog.records if r.name.startswith("cloudsec")]
-    assert sum(TOKEN in r.getMessage() for r in ours) >= 4, (
+def test_no_secret_in_logs(setup: Setup) -> None:
+    # caplog, in the worker: every record, with the cloudsec loggers at DEBUG.
+    capture = setup.bridge.capture_logs("cloudsec")
+    try:
+        client = _cached(setup)
+        client.call(setup.predict)
+        setup.step("rotate")(setup.sm, SECRET_ID, TOKEN, setup.remote_endpoint)
+        setup.endpoint.revoke_key(setup.old_value)
+        client.call(setup.predict)
+        records = capture.records()
+    finally:
+        capture.stop()
+    new = _value(setup.admin, "AWSCURRENT")
+    ours = [r for r in records if r["name"].startswith("cloudsec")]
+    assert sum(TOKEN in r["message"] for r in ours) >= 4, (
         f"The rotation logged {len(ours)} line(s) from cloudsec, and fewer than 4 name the "
         "token. Log each step (secret id and token) so that a failed rotation can be traced."
     )
-    for record in caplog.records:
-        text = f"{record.getMessage()} {record.args!r} {record.exc_text or ''}"
+    for record in records:
+        text = f"{record['message']} {record['args']} {record['exc_text']}"
         for secret in (setup.old_value, new):
             assert secret not in text, (
-                f"A log record from {record.name} contains an API key: "
-                f"{record.getMessage()[:80]!r}... Log the secret id, version and step, never "
+                f"A log record from {record['name']} contains an API key: "
+                f"{record['message'][:80]!r}... Log the secret id, version and step, never "
                 "the value: logs are copied to many systems and kept for years."
             )
 
@@ -300,13 +352,15 @@ def _entropy(text: str) -> float:
     return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
 
 
-def test_no_key_shaped_strings_in_submission() -> None:
+def test_no_key_shaped_strings_in_submission(learner: Any) -> None:
+    # Read as text from the folder your code runs from; nothing is imported here.
+    root = Path(learner.root)
     manifest = tomllib.loads((LAB_DIR / "lab.toml").read_text("utf-8"))
     files = sorted(
         {
             p
             for pattern in manifest["submission"]["files"]
-            for p in LAB_DIR.glob(pattern)
+            for p in root.glob(pattern)
             if p.is_file()
         }
     )
@@ -314,7 +368,7 @@ def test_no_key_shaped_strings_in_submission() -> None:
     problems: list[str] = []
     for path in files:
         for lineno, line in enumerate(path.read_text("utf-8").splitlines(), start=1):
-            where = f"{path.relative_to(LAB_DIR)}:{lineno}"
+            where = f"{path.relative_to(root)}:{lineno}"
             problems += [
                 f"{where}: looks like an {kind}"
                 for kind, rx in KEY_SHAPES.items()

@@ -6,8 +6,9 @@ key and session token, and the role's own policies on every S3 and IAM call.
 
 What moto 5.2 does NOT enforce: the session policy. It stores the ``Policy`` passed to
 AssumeRole but evaluates requests against the role's policies only. So the session
-policy is captured on the wire (a botocore event hook on the learner's AssumeRole call)
-and evaluated with moto's own IAM policy engine (``moto.iam.access_control.IAMPolicy``),
+policy is captured on the wire (a botocore event hook on the learner's AssumeRole call,
+set by ``cloudsec_bridge.record_params`` on the launcher's client in the worker) and
+evaluated with moto's own IAM policy engine (``moto.iam.access_control.IAMPolicy``),
 the same code that judges the requests.
 """
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -38,12 +39,18 @@ ROLE = "ml-training"
 class World:
     aws: Any
     role_arn: str
-    launcher_sts: Any
-    sent: list[dict[str, Any]] = field(default_factory=list)
+    launcher_sts: Any  # a client in the worker, signing as the launcher
+    recorder: Any  # what that client sent to AssumeRole
+    bridge: Any
+    learner: Any
+
+    @property
+    def sent(self) -> list[dict[str, Any]]:
+        return list(self.recorder.sent())
 
 
 @pytest.fixture(scope="module")
-def world(module_aws: Aws) -> World:
+def world(module_aws: Aws, module_bridge: Any, learner: Any) -> World:
     """A shared training role (every job's prefix) and a launcher user allowed to assume it."""
     aws = module_aws
     for bucket in (DATA, ARTIFACTS, OTHER):
@@ -98,15 +105,17 @@ def world(module_aws: Aws) -> World:
         ),
     )
     key = aws.iam.create_access_key(UserName="job-launcher")["AccessKey"]
-    launcher_sts = aws.client_with(
-        "sts", {"AccessKeyId": key["AccessKeyId"], "SecretAccessKey": key["SecretAccessKey"]}
-    )
-    w = World(aws=aws, role_arn=role_arn, launcher_sts=launcher_sts)
+    launcher_sts = module_bridge.client("sts", key["AccessKeyId"], key["SecretAccessKey"])
     # Record what the learner's code sends to AssumeRole, as it goes on the wire.
-    launcher_sts.meta.events.register(
-        "provide-client-params.sts.AssumeRole", lambda params, **_: w.sent.append(dict(params))
+    recorder = module_bridge.record_params(launcher_sts, "AssumeRole")
+    return World(
+        aws=aws,
+        role_arn=role_arn,
+        launcher_sts=launcher_sts,
+        recorder=recorder,
+        bridge=module_bridge,
+        learner=learner,
     )
-    return w
 
 
 @dataclass
@@ -123,10 +132,10 @@ def job_session(world: World) -> Iterator[Callable[[], Any]]:
 
     @contextmanager
     def open_session() -> Iterator[Session]:
-        assume = learner_function("sts_session", "assume_job_role")
-        client_for = learner_function("sts_session", "s3_client_for")
+        assume = learner_function(world.learner, "sts_session", "assume_job_role")
+        client_for = learner_function(world.learner, "sts_session", "s3_client_for")
         with enable_iam_authentication():
-            world.sent.clear()
+            world.recorder.clear()
             credentials = assume(world.launcher_sts, world.role_arn, JOB, DATA, ARTIFACTS)
             assert isinstance(credentials, dict) and {
                 "AccessKeyId",
@@ -140,7 +149,10 @@ def job_session(world: World) -> Iterator[Callable[[], Any]]:
             assert len(world.sent) == 1, f"Expected one AssumeRole call, saw {len(world.sent)}."
             caller = world.aws.client_with("sts", credentials).get_caller_identity()["Arn"]
             yield Session(
-                credentials, world.sent[0], client_for(credentials, world.aws.region), caller
+                world.bridge.plain(credentials),  # the Expiration as ISO 8601 text
+                world.sent[0],
+                client_for(credentials, world.aws.region),
+                caller,
             )
 
     yield open_session
@@ -148,7 +160,7 @@ def job_session(world: World) -> Iterator[Callable[[], Any]]:
 
 def test_credentials_expire_within_15_minutes(job_session: Callable[[], Any]) -> None:
     with job_session() as s:
-        expiration = s.credentials["Expiration"]
+        expiration = datetime.fromisoformat(s.credentials["Expiration"])
         left = expiration - datetime.now(UTC)
         assert s.credentials["AccessKeyId"].startswith("ASIA"), s.credentials["AccessKeyId"]
         assert left <= timedelta(minutes=15, seconds=30), (

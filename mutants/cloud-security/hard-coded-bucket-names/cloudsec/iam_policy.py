@@ -1,0 +1,44 @@
+"""Task 1: the least-privilege policy of a training job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["training_job_policy"]
+
+
+def training_job_policy(data_bucket: str, artifacts_bucket: str, job_id: str) -> dict[str, Any]:
+    """Return the IAM policy document of one training job."""
+    buckets = (data_bucket, artifacts_bucket)
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ReadTrainingData",
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                # The trailing "/" matters: "train*" would also match "train-holdout/".
+                "Resource": "arn:aws:s3:::ml-training-data/train/*",
+            },
+            {
+                "Sid": "WriteThisJobsModel",
+                "Effect": "Allow",
+                "Action": "s3:PutObject",
+                "Resource": f"arn:aws:s3:::{artifacts_bucket}/models/{job_id}/*",
+            },
+            {
+                # An explicit Deny wins over any Allow, in any policy attached to the role.
+                "Sid": "NeverDestroyDataOrOpenABucket",
+                "Effect": "Deny",
+                "Action": [
+                    "s3:DeleteObject",
+                    "s3:DeleteObjectVersion",
+                    "s3:DeleteBucket",
+                    "s3:PutBucketPolicy",
+                ],
+                "Resource": [
+                    arn for b in buckets for arn in (f"arn:aws:s3:::{b}", f"arn:aws:s3:::{b}/*")
+                ],
+            },
+        ],
+    }

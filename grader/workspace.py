@@ -23,6 +23,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.boundary.protocol import JUDGE_PYTHONPATH_ENV, ROOT_ENV
 from grader.errors import SubmissionError
 from grader.lab import Lab
 
@@ -35,6 +36,7 @@ __all__ = [
     "pytest_command",
     "resolve_submission",
     "submission_files",
+    "supervised",
 ]
 
 MAX_FILE_BYTES = 1 * 1024 * 1024
@@ -305,6 +307,39 @@ def pytest_command(
     ]
 
 
+def supervised(
+    judge_command: list[str],
+    env: dict[str, str],
+    *,
+    python: str,
+    grader_dir: str,
+    judge_dir: str,
+    learner_dir: str,
+    judge_tmp: str,
+    judge_uid: int,
+    learner_uid: int,
+    max_file_mb: int,
+) -> list[str]:
+    """``judge_command`` run by the boundary's supervisor, which starts it as ``judge_uid``
+    and the learner's workers as ``learner_uid``; ``env`` (the judge's) is adjusted in place:
+    the supervisor imports from the grader's folder and hands the judge its own path."""
+    env[JUDGE_PYTHONPATH_ENV] = env["PYTHONPATH"]
+    env["PYTHONPATH"] = grader_dir
+    return [
+        python,
+        "-m",
+        f"{BOUNDARY_PACKAGE}.supervisor",
+        f"--judge-uid={judge_uid}",
+        f"--learner-uid={learner_uid}",
+        f"--learner-root={learner_dir}",
+        f"--judge-tmp={judge_tmp}",
+        f"--judge-cwd={judge_dir}",
+        f"--max-file-mb={max_file_mb}",
+        "--",
+        *judge_command,
+    ]
+
+
 def grading_env(
     *, grader_dir: str, judge_dir: str, learner_dir: str, results: str
 ) -> dict[str, str]:
@@ -312,7 +347,7 @@ def grading_env(
     return {
         "PYTHONPATH": f"{judge_dir}:{grader_dir}",
         "MLSKILLS_RESULTS": results,
-        "MLSKILLS_LEARNER_ROOT": learner_dir,
+        ROOT_ENV: learner_dir,
         # Only the grader's plugins: none that happen to be installed, in or out of a venv.
         "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
         "PYTHONDONTWRITEBYTECODE": "1",

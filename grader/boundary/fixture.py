@@ -38,13 +38,20 @@ from typing import Any
 
 import pytest
 
-from .protocol import Channel, ChannelClosed, ProtocolError, decode, encode
+from .protocol import (
+    JOB_ENV,
+    ROOT_ENV,
+    SPAWNER_ENV,
+    Channel,
+    ChannelClosed,
+    ProtocolError,
+    decode,
+    encode,
+)
 
 __all__ = ["Learner", "LearnerError", "LearnerGone", "LearnerTimeout", "Remote"]
 
 DEFAULT_TIMEOUT_S = 30.0
-ROOT_ENV = "MLSKILLS_LEARNER_ROOT"
-SPAWNER_ENV = "MLSKILLS_SPAWNER_FD"
 _PACKAGE = __package__ or "mlskills_boundary"
 _PACKAGE_PARENT = str(Path(__file__).resolve().parents[_PACKAGE.count(".") + 1])
 
@@ -505,7 +512,7 @@ class _Spawner:
         child_env = {
             k: v
             for k, v in os.environ.items()
-            if not k.startswith("MLSKILLS_") or k == "MLSKILLS_JOB"  # the local runner's sweep
+            if not k.startswith("MLSKILLS_") or k == JOB_ENV  # the local runner's sweep
         }
         child_env.update(env)
         child_env["PYTHONPATH"] = os.pathsep.join([str(root), _PACKAGE_PARENT])

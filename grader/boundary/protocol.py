@@ -31,13 +31,23 @@ from collections.abc import Callable
 from typing import Any
 
 __all__ = [
+    "JOB_ENV",
+    "JUDGE_PYTHONPATH_ENV",
     "MAX_FRAME",
+    "ROOT_ENV",
+    "SPAWNER_ENV",
     "Channel",
     "ChannelClosed",
     "ProtocolError",
     "decode",
     "encode",
 ]
+
+# The environment variables the runners, the supervisor and the fixture agree on.
+ROOT_ENV = "MLSKILLS_LEARNER_ROOT"  # the learner's folder, where workers start
+SPAWNER_ENV = "MLSKILLS_SPAWNER_FD"  # the judge's socket to the supervisor
+JUDGE_PYTHONPATH_ENV = "MLSKILLS_JUDGE_PYTHONPATH"  # the supervisor gives it to the judge
+JOB_ENV = "MLSKILLS_JOB"  # marks one local run's processes, for its final sweep
 
 MAX_FRAME = 16 * 1024 * 1024
 MAX_DEPTH = 64

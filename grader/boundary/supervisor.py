@@ -26,8 +26,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-SPAWNER_ENV = "MLSKILLS_SPAWNER_FD"
-JUDGE_PYTHONPATH_ENV = "MLSKILLS_JUDGE_PYTHONPATH"
+from .protocol import JOB_ENV, JUDGE_PYTHONPATH_ENV, SPAWNER_ENV
+
 _PACKAGE = __package__ or "mlskills_boundary"
 _PACKAGE_PARENT = str(Path(__file__).resolve().parents[_PACKAGE.count(".") + 1])
 # What a worker's environment is made of: nothing of the judge's leaks into it.
@@ -39,7 +39,7 @@ _LEARNER_ENV_KEEP = (
     "MPLBACKEND",
     "NO_COLOR",
     "JAVA_HOME",
-    "MLSKILLS_JOB",  # the local runner's sweep finds leftover processes by it
+    JOB_ENV,  # the local runner's sweep finds leftover processes by it
 )
 
 

@@ -37,7 +37,7 @@ from grader import images
 from grader.errors import ImageBuildError, RunnerUnavailable
 from grader.lab import Lab
 from grader.runners.base import OutputCapture, RunOutcome, RunRequest
-from grader.workspace import BOUNDARY_PACKAGE, Workspace, grading_env, pytest_command
+from grader.workspace import Workspace, grading_env, pytest_command, supervised
 
 __all__ = [
     "COMPOSE_IMAGE",
@@ -317,19 +317,24 @@ class DockerRunner:
         # learner's code, so they run as the learner.
         judge_uid = images.JUDGE_UID if workspace.sealed else images.LEARNER_UID
         learner_dir = LEARNER_DIR if workspace.sealed else JUDGE_DIR
-        command = [
-            "python",
-            "-m",
-            f"{BOUNDARY_PACKAGE}.supervisor",
-            f"--judge-uid={judge_uid}",
-            f"--learner-uid={images.LEARNER_UID}",
-            f"--learner-root={learner_dir}",
-            f"--judge-tmp={JUDGE_TMP}",
-            f"--judge-cwd={JUDGE_DIR}",
-            f"--max-file-mb={lab.limits.memory_mb // 2}",
-            "--",
-            *pytest_command("python", GRADER_DIR, JUDGE_DIR, request.tasks),
-        ]
+        environment = grading_env(
+            grader_dir=GRADER_DIR,
+            judge_dir=JUDGE_DIR,
+            learner_dir=learner_dir,
+            results=results_path,
+        )
+        command = supervised(
+            pytest_command("python", GRADER_DIR, JUDGE_DIR, request.tasks),
+            environment,
+            python="python",
+            grader_dir=GRADER_DIR,
+            judge_dir=JUDGE_DIR,
+            learner_dir=learner_dir,
+            judge_tmp=JUDGE_TMP,
+            judge_uid=judge_uid,
+            learner_uid=images.LEARNER_UID,
+            max_file_mb=lab.limits.memory_mb // 2,
+        )
         # Both tmpfs count against the memory limit, so each gets half: filling them is a
         # "no space left" for the code that did it, not an out-of-memory kill.
         tmp = f"rw,exec,nosuid,nodev,size={lab.limits.memory_mb // 2}m"
@@ -354,16 +359,7 @@ class DockerRunner:
             cap_add=["SETUID", "SETGID", "KILL"],
             security_opt=["no-new-privileges"],
             labels={JOB_LABEL: token, "mlskills.lab": lab.slug},
-            environment={
-                **grading_env(
-                    grader_dir=GRADER_DIR,
-                    judge_dir=JUDGE_DIR,
-                    learner_dir=learner_dir,
-                    results=results_path,
-                ),
-                "PYTHONPATH": GRADER_DIR,  # the supervisor's; it sets the judge's itself
-                "MLSKILLS_JUDGE_PYTHONPATH": f"{JUDGE_DIR}:{GRADER_DIR}",
-            },
+            environment=environment,
             log_config=LogConfig(type="json-file", config={"max-size": "8m", "max-file": "1"}),
             detach=True,
         )

@@ -25,15 +25,15 @@ import time
 from pathlib import Path
 from typing import IO
 
+from grader.boundary.protocol import JOB_ENV
 from grader.errors import RunnerUnavailable
 from grader.images import JUDGE_UID, LEARNER_UID
 from grader.lab import Lab
 from grader.runners.base import OutputCapture, RunOutcome, RunRequest
-from grader.workspace import BOUNDARY_PACKAGE, Workspace, grading_env, pytest_command
+from grader.workspace import Workspace, grading_env, pytest_command, supervised
 
 __all__ = ["LocalRunner"]
 
-JOB_ENV = "MLSKILLS_JOB"  # inherited by the judge, its workers and their children
 SPLIT_ENV = "MLSKILLS_SPLIT_USERS"
 SPLIT_USERS = (
     "The local runner started the tests and your code as two other users on this machine "
@@ -183,21 +183,18 @@ class LocalRunner:
         )
         cwd = workspace.judge_dir
         if split:
-            env["MLSKILLS_JUDGE_PYTHONPATH"] = env["PYTHONPATH"]
-            env["PYTHONPATH"] = str(workspace.grader_dir)  # the supervisor's
-            command = [
-                self.python,
-                "-m",
-                f"{BOUNDARY_PACKAGE}.supervisor",
-                f"--judge-uid={JUDGE_UID}",
-                f"--learner-uid={LEARNER_UID}",
-                f"--learner-root={workspace.learner_dir}",
-                f"--judge-tmp={judge_tmp}",
-                f"--judge-cwd={workspace.judge_dir}",
-                f"--max-file-mb={request.lab.limits.memory_mb}",
-                "--",
-                *command,
-            ]
+            command = supervised(
+                command,
+                env,
+                python=self.python,
+                grader_dir=str(workspace.grader_dir),
+                judge_dir=str(workspace.judge_dir),
+                learner_dir=str(workspace.learner_dir),
+                judge_tmp=str(judge_tmp),
+                judge_uid=JUDGE_UID,
+                learner_uid=LEARNER_UID,
+                max_file_mb=request.lab.limits.memory_mb // 2,
+            )
             cwd = workspace.root
         capture = OutputCapture()
         started = time.monotonic()

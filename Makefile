@@ -19,7 +19,7 @@ setup: $(STAMP) ## create .venv with the grader and every lab's packages (idempo
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[labs,dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[labs,cohort,dev]'
 	@touch $(STAMP)
 
 grade: setup ## grade your working copy of a lab:  make grade lab=networking

@@ -6,7 +6,8 @@ no other bucket, no deletes, no bucket settings, no IAM.
 
 The tests attach your policy to a role in moto, assume the role, and make real calls
 with moto's IAM enforcement switched on: the two permitted calls must succeed, and a long
-list of forbidden ones must come back AccessDenied.
+list of forbidden ones must come back AccessDenied, even after AmazonS3FullAccess is
+attached to the same role.
 """
 
 from __future__ import annotations
@@ -24,10 +25,16 @@ def training_job_policy(data_bucket: str, artifacts_bucket: str, job_id: str) ->
     1. Allow ``s3:GetObject`` on the objects under ``train/`` in ``data_bucket``.
     2. Allow ``s3:PutObject`` on the objects under ``models/<job_id>/`` in
        ``artifacts_bucket``.
-    3. An explicit **Deny** of ``s3:DeleteObject``, ``s3:DeleteObjectVersion``,
-       ``s3:DeleteBucket`` and ``s3:PutBucketPolicy`` on both buckets and every object in
-       them, so that no broader policy attached to the role later can ever let the job
-       destroy data or open a bucket up.
+    3. An explicit **Deny** on both buckets and every object in them, so that no broader
+       policy attached to the role later can ever let the job destroy data or change who
+       may read it:
+
+       - destroy data: ``s3:DeleteObject``, ``s3:DeleteObjectVersion`` (a delete with a
+         VersionId), ``s3:DeleteBucket``, ``s3:PutLifecycleConfiguration`` (an expiration
+         rule deletes later) and ``s3:PutBucketVersioning`` (suspending it makes deletes
+         permanent);
+       - change who may read: ``s3:PutBucketPolicy``, ``s3:DeleteBucketPolicy``,
+         ``s3:PutBucketAcl`` and ``s3:PutObjectAcl``.
 
     S3 ARNs look like ``arn:aws:s3:::bucket`` (the bucket) and ``arn:aws:s3:::bucket/key``
     (an object); ``*`` in a resource matches any characters, ``/`` included.

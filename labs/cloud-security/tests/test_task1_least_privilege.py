@@ -27,6 +27,11 @@ JOB = "job-42"
 ROLE = "ml-training-job"
 
 
+# One object per bucket, in the job's own prefix, that only the destructive-action tests
+# touch: if a wrong policy lets a delete through, no other test reads what it destroyed.
+VICTIMS = {DATA: "train/part-1.csv", ARTIFACTS: f"models/{JOB}/checkpoint.bin"}
+
+
 @dataclass
 class Job:
     s3: Any
@@ -56,6 +61,8 @@ def job_as(module_aws: Aws, policy: dict[str, Any]) -> Callable[..., Any]:
         aws.s3.create_bucket(
             Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": aws.region}
         )
+    for bucket in (DATA, ARTIFACTS):  # so that a versioned delete has a version to destroy
+        aws.s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     for bucket, key in [
         (DATA, "train/part-0.csv"),
         (DATA, "raw/dump.csv"),
@@ -64,6 +71,7 @@ def job_as(module_aws: Aws, policy: dict[str, Any]) -> Callable[..., Any]:
         (ARTIFACTS, "models/job-7/model.bin"),
         (OTHER, "train/part-0.csv"),
         (OTHER, "scratch/delete-me.csv"),
+        *[(bucket, key) for bucket, key in VICTIMS.items()],
     ]:
         aws.s3.put_object(Bucket=bucket, Key=key, Body=b"1,2,3\n")
     trust = {
@@ -310,6 +318,182 @@ def test_explicit_deny_beats_a_broad_allow(
                 "in any policy attached to the role, so it still protects the data after "
                 "someone widens the role."
             )
+
+
+def _iam_refused(call: Callable[[], Any]) -> tuple[bool, str]:
+    """(True, code) if IAM refused the call; (False, what happened) if IAM let it through.
+
+    moto checks IAM before it runs the operation, so any other error (BucketNotEmpty,
+    NoSuchVersion, ...) means the policy allowed the call.
+    """
+    try:
+        return denied(call)
+    except Exception as exc:
+        return False, f"allowed by IAM, then failed with {type(exc).__name__}: {exc}"
+
+
+def _victim_versions(aws: Aws) -> dict[str, str]:
+    """A fresh version of each bucket's victim object, written before IAM enforcement is on
+    (a wrong policy may have let an earlier test destroy the last one)."""
+    return {
+        bucket: aws.s3.put_object(Bucket=bucket, Key=key, Body=b"1,2,3\n")["VersionId"]
+        for bucket, key in VICTIMS.items()
+    }
+
+
+def _destructive_call(
+    job: Job, versions: dict[str, str], action: str, bucket: str
+) -> Callable[[], Any]:
+    """The request that needs IAM action ``action`` on ``bucket`` (or its victim object)."""
+    key = VICTIMS[bucket]
+    if action == "DeleteObjectVersion":
+        version = versions[bucket]
+        return lambda: job.s3.delete_object(Bucket=bucket, Key=key, VersionId=version)
+    public_read = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": "*",
+                    "Action": "s3:GetObject",
+                    "Resource": f"arn:aws:s3:::{bucket}/*",
+                }
+            ],
+        }
+    )
+    expire_everything = {
+        "Rules": [
+            {
+                "ID": "expire-everything",
+                "Status": "Enabled",
+                "Filter": {"Prefix": ""},
+                "Expiration": {"Days": 1},
+                "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
+            }
+        ]
+    }
+    calls: dict[str, Callable[[], Any]] = {
+        "DeleteObject": lambda: job.s3.delete_object(Bucket=bucket, Key=key),
+        "DeleteBucket": lambda: job.s3.delete_bucket(Bucket=bucket),
+        "PutLifecycleConfiguration": lambda: job.s3.put_bucket_lifecycle_configuration(
+            Bucket=bucket, LifecycleConfiguration=expire_everything
+        ),
+        "PutBucketVersioning": lambda: job.s3.put_bucket_versioning(
+            Bucket=bucket, VersioningConfiguration={"Status": "Suspended"}
+        ),
+        "PutBucketPolicy": lambda: job.s3.put_bucket_policy(Bucket=bucket, Policy=public_read),
+        "DeleteBucketPolicy": lambda: job.s3.delete_bucket_policy(Bucket=bucket),
+        "PutBucketAcl": lambda: job.s3.put_bucket_acl(Bucket=bucket, ACL="public-read"),
+        "PutObjectAcl": lambda: job.s3.put_object_acl(Bucket=bucket, Key=key, ACL="public-read"),
+    }
+    return calls[action]
+
+
+WHY = {
+    "DeleteObjectVersion": "a delete with a VersionId destroys the copy that versioning kept: "
+    "s3:DeleteObject alone does not cover it",
+    "DeleteBucket": "s3:DeleteBucket is its own action, on the bucket ARN",
+    "PutLifecycleConfiguration": "an expiration rule deletes every object a day later, without "
+    "a single Delete call",
+    "PutBucketVersioning": "suspending versioning makes the next overwrite or delete permanent",
+    "PutBucketPolicy": "a bucket policy can open the bucket to the world",
+    "DeleteBucketPolicy": "deleting the bucket policy removes its guardrails (TLS-only, KMS-only)",
+    "PutBucketAcl": "a public-read ACL opens the bucket to the world, bucket policy or not",
+    "PutObjectAcl": "a public-read ACL opens the object to the world, bucket policy or not",
+}
+
+
+def _check_denied_with_full_access(
+    job_as: Callable[..., Any], aws: Aws, actions: list[str], mistake: str
+) -> None:
+    full_access = load_policy("bad/aws-managed-AmazonS3FullAccess.json")
+    versions = _victim_versions(aws)
+    with job_as(full_access) as job:
+        for action in actions:
+            for bucket in (DATA, ARTIFACTS):
+                refused, what = _iam_refused(_destructive_call(job, versions, action, bucket))
+                assert refused, (
+                    f"With AmazonS3FullAccess also attached to the role, s3:{action} on "
+                    f"s3://{bucket} was {what}. {mistake} Add s3:{action} to the Deny, on "
+                    f"both buckets: {WHY[action]}."
+                )
+
+
+def test_deny_without_versioned_deletes_is_rejected(
+    job_as: Callable[..., Any], module_aws: Aws
+) -> None:
+    _check_denied_with_full_access(
+        job_as,
+        module_aws,
+        ["DeleteObjectVersion"],
+        "Your Deny lets a versioned delete through.",
+    )
+
+
+def test_deny_without_bucket_deletion_is_rejected(
+    job_as: Callable[..., Any], module_aws: Aws
+) -> None:
+    _check_denied_with_full_access(
+        job_as, module_aws, ["DeleteBucket"], "Your Deny lets the bucket itself be deleted."
+    )
+
+
+def test_deny_without_acl_writes_is_rejected(job_as: Callable[..., Any], module_aws: Aws) -> None:
+    _check_denied_with_full_access(
+        job_as,
+        module_aws,
+        ["PutBucketAcl", "PutObjectAcl"],
+        "Your Deny covers the bucket policy but not ACLs, the other way to make data public.",
+    )
+
+
+def test_deny_without_lifecycle_and_versioning_changes_is_rejected(
+    job_as: Callable[..., Any], module_aws: Aws
+) -> None:
+    _check_denied_with_full_access(
+        job_as,
+        module_aws,
+        ["PutLifecycleConfiguration", "PutBucketVersioning"],
+        "Your Deny stops the Delete calls, but data can be destroyed without one.",
+    )
+
+
+def test_deny_without_bucket_policy_deletion_is_rejected(
+    job_as: Callable[..., Any], module_aws: Aws
+) -> None:
+    _check_denied_with_full_access(
+        job_as,
+        module_aws,
+        ["DeleteBucketPolicy"],
+        "Your Deny stops a new bucket policy but not the removal of the one in place.",
+    )
+
+
+@pytest.mark.parametrize("action", ["PutObjectAcl", "PutBucketAcl"])
+def test_allow_that_grants_acl_writes_is_rejected(
+    job_as: Callable[..., Any], module_aws: Aws, action: str
+) -> None:
+    versions = _victim_versions(module_aws)
+    with job_as() as job:
+        refused, what = _iam_refused(_destructive_call(job, versions, action, ARTIFACTS))
+    assert refused, (
+        f"With only your policy on the role, s3:{action} on the job's own model in "
+        f"s3://{ARTIFACTS} was {what}. The job writes its model with s3:PutObject; "
+        f"s3:{action} is not needed for that (the bucket owner owns every object when ACLs "
+        f"are disabled), and {WHY[action]}."
+    )
+
+
+def test_allow_grants_more_than_get_and_put_object_is_rejected(policy: dict[str, Any]) -> None:
+    granted = sorted(
+        {str(a).lower() for s in _allow_statements(policy) for a in as_list(s.get("Action"))}
+    )
+    assert granted == ["s3:getobject", "s3:putobject"], (
+        f"Your Allow statements grant {granted}; the job needs exactly s3:GetObject (on "
+        "train/) and s3:PutObject (on its models/ prefix). Every extra action, such as "
+        "s3:PutObjectAcl, is one more thing a leaked credential can do."
+    )
 
 
 def _allow_statements(policy: dict[str, Any]) -> list[dict[str, Any]]:

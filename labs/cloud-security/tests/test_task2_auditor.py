@@ -24,7 +24,7 @@ pytestmark = pytest.mark.task(2)
 
 GOOD = sorted(p.name for p in (POLICIES_DIR / "good").glob("*.json"))
 BAD = sorted(p.name for p in (POLICIES_DIR / "bad").glob("*.json"))
-EXPECTED: dict[str, dict[str, list[str]]] = {
+EXPECTED: dict[str, dict[str, Any]] = {
     name: value
     for name, value in json.loads((POLICIES_DIR / "expected.json").read_text("utf-8")).items()
     if not name.startswith("_")
@@ -121,6 +121,19 @@ def test_bad_policy_is_flagged(audit: Callable[[Any], Returned], name: str) -> N
             f"audit_policy(bad/{name}) reported '{rule}', which does not apply to this policy "
             f"({json.dumps(document)}). A finding that is wrong teaches people to ignore them."
         )
+    _check_statement_indices(findings, EXPECTED[name].get("at", {}), f"bad/{name}", document)
+
+
+def _check_statement_indices(
+    findings: list[Reported], at: dict[str, list[int]], label: str, document: Any
+) -> None:
+    for rule, indices in at.items():
+        pointed = sorted({f.statement for f in findings if str(f.rule) == rule})
+        assert pointed == sorted(indices), (
+            f"audit_policy({label}) reported '{rule}' at statement(s) {pointed}; it belongs to "
+            f"statement(s) {sorted(indices)}, counted from 0 over the whole Statement list, "
+            f"Deny statements included. The policy: {json.dumps(document)}"
+        )
 
 
 @pytest.mark.parametrize("name", BAD)
@@ -216,4 +229,63 @@ def test_input_document_is_not_modified(learner: Any, module_bridge: Any) -> Non
     assert document == before, (
         "audit_policy() changed the document it was given; normalise a copy, because the "
         "caller may still apply or store the original."
+    )
+
+
+@pytest.mark.parametrize(
+    "name", ["public-principal-aws-list.json", "public-principal-mixed-list.json"]
+)
+def test_principal_star_in_a_list_is_not_missed(
+    audit: Callable[[Any], Returned], name: str
+) -> None:
+    document = load_policy(f"bad/{name}")
+    found = {str(f.rule) for f in audit(document)}
+    assert "public-principal" in found, (
+        f"audit_policy(bad/{name}) reported {sorted(found)}. Its Principal is "
+        f"{json.dumps(document['Statement'][-1]['Principal'])}: a '*' in the list of AWS "
+        "principals means everyone, whatever else the list names. Normalise each principal "
+        "type's value to a list before you look for '*'."
+    )
+
+
+@pytest.mark.parametrize("name", ["resource-star-in-a-list.json", "resource-star-mixed-list.json"])
+def test_resource_star_in_a_list_is_not_missed(audit: Callable[[Any], Returned], name: str) -> None:
+    document = load_policy(f"bad/{name}")
+    found = {str(f.rule) for f in audit(document)}
+    assert "resource-star" in found, (
+        f"audit_policy(bad/{name}) reported {sorted(found)}. Its Resource is "
+        f"{json.dumps(document['Statement'][-1]['Resource'])}: a '*' anywhere in the list "
+        "grants every resource, and the scoped ARNs beside it restrict nothing. Normalise "
+        "Resource to a list and look for '*' in it."
+    )
+
+
+def test_statement_index_that_skips_deny_statements_is_rejected(
+    audit: Callable[[Any], Returned],
+) -> None:
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "NoDeletes", "Effect": "Deny", "Action": "s3:DeleteObject", "Resource": "*"},
+            {
+                "Sid": "ReadTrainingData",
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": "arn:aws:s3:::ml-training-data/train/*",
+            },
+            {"Sid": "NoIam", "Effect": "Deny", "Action": "iam:*", "Resource": "*"},
+            {"Sid": "EverythingInS3", "Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+        ],
+    }
+    findings = _run(audit, document, "a policy of Deny, Allow, Deny, Allow")
+    assert findings, "audit_policy() reported nothing on Allow s3:* on Resource '*'."
+    _check_statement_indices(
+        findings,
+        {"service-wildcard": [3], "resource-star": [3]},
+        "a policy of Deny, Allow, Deny, Allow",
+        document,
+    )
+    assert {f.statement for f in findings} == {3}, (
+        f"audit_policy() reported {_summary(findings)}; only statement 3 (EverythingInS3) "
+        "grants too much. A finding's index is how a reviewer finds the line to fix."
     )

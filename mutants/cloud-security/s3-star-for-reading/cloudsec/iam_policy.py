@@ -4,7 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["training_job_policy"]
+__all__ = ["DESTRUCTIVE_ACTIONS", "training_job_policy"]
+
+# What no job may ever do to its buckets, whatever else the role is granted later.
+DESTRUCTIVE_ACTIONS = [
+    # Destroy data: a versioned delete removes the copy that versioning kept; an
+    # expiration rule or suspended versioning deletes later, without a Delete call.
+    "s3:DeleteObject",
+    "s3:DeleteObjectVersion",
+    "s3:DeleteBucket",
+    "s3:PutLifecycleConfiguration",
+    "s3:PutBucketVersioning",
+    # Change who may read: a policy or an ACL can open the bucket to the world.
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+    "s3:PutBucketAcl",
+    "s3:PutObjectAcl",
+]
 
 
 def training_job_policy(data_bucket: str, artifacts_bucket: str, job_id: str) -> dict[str, Any]:
@@ -28,14 +44,9 @@ def training_job_policy(data_bucket: str, artifacts_bucket: str, job_id: str) ->
             },
             {
                 # An explicit Deny wins over any Allow, in any policy attached to the role.
-                "Sid": "NeverDestroyDataOrOpenABucket",
+                "Sid": "NeverDestroyDataOrChangeWhoMayRead",
                 "Effect": "Deny",
-                "Action": [
-                    "s3:DeleteObject",
-                    "s3:DeleteObjectVersion",
-                    "s3:DeleteBucket",
-                    "s3:PutBucketPolicy",
-                ],
+                "Action": DESTRUCTIVE_ACTIONS,
                 "Resource": [
                     arn for b in buckets for arn in (f"arn:aws:s3:::{b}", f"arn:aws:s3:::{b}/*")
                 ],

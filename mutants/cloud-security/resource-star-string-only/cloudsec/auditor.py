@@ -47,7 +47,6 @@ def audit_policy(document: dict[str, Any] | str) -> list[Finding]:
         if str(statement.get("Effect", "")).lower() != "allow":
             continue
         actions = [str(a).lower() for a in _as_list(statement.get("Action"))]
-        resources = [str(r) for r in _as_list(statement.get("Resource"))]
 
         if "NotAction" in statement:
             flag(

@@ -39,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     verbs.add_parser("list", help="the labs and their tasks")
 
     grade = verbs.add_parser("grade", help="grade a lab (your working copy by default)")
-    grade.add_argument("slug", help="the lab, e.g. networking")
+    grade.add_argument("slug", nargs="?", help="the lab, e.g. networking")
     grade.add_argument(
         "--submission",
         type=Path,
@@ -55,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--show-output", action="store_true", help="print pytest's output")
 
     hint = verbs.add_parser("hint", help="a hint for a task; ask again for a bigger one")
-    hint.add_argument("slug")
+    hint.add_argument("slug", nargs="?")
     hint.add_argument("task", nargs="?", help="the task number (default: every task)")
 
     image = verbs.add_parser("image", help="build the lab images now (they are cached)")
@@ -67,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     watch = verbs.add_parser("watch", help="re-grade each time you save a file of the lab")
-    watch.add_argument("slug")
+    watch.add_argument("slug", nargs="?")
     _runner_option(watch, default="local")
     watch.add_argument(
         "--poll",
@@ -168,6 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "batch": _batch,
             "export-gradescope": _export_gradescope,
         }[args.verb]
+        if args.verb in ("grade", "hint", "watch") and not args.slug:
+            return _which_lab(args.verb, out)
         return handler(args, out)
     except GraderError as exc:
         err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
@@ -175,6 +177,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130
+
+
+def _which_lab(verb: str, out: Console) -> int:
+    """``make grade`` with no lab: the labs in course order, and how to pick one."""
+    out.print(f"Which lab? {verb.capitalize()} needs one; the labs, in course order:")
+    for folder in list_labs():
+        try:
+            lab = load_lab(folder)
+        except ManifestError:
+            out.print(f"  {folder.name}  (broken manifest)", markup=False)
+            continue
+        out.print(f"  [bold]{lab.slug:<18}[/] {lab.title}")
+    first = list_labs()[0].name if list_labs() else "networking"
+    out.print(f"Pick one:  make {verb} lab={first}   (or: ./mlskills {verb} {first})")
+    return 2
 
 
 def _list(args: argparse.Namespace, out: Console) -> int:
@@ -294,6 +311,7 @@ def _watch(args: argparse.Namespace, out: Console) -> int:
         last = now
 
     watch_lab(lab, regrade, poll=args.poll)
+    out.print("Stopped watching.", style="dim")
     return last.exit_code
 
 

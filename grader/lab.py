@@ -16,6 +16,7 @@ from typing import Any
 from grader.errors import LabNotFound, ManifestError
 
 __all__ = [
+    "COURSE_ORDER",
     "FORMAT_VERSION",
     "ImageNeeds",
     "Lab",
@@ -266,10 +267,22 @@ def _load_tasks(top: _Table) -> tuple[Task, ...]:
     return tuple(tasks)
 
 
+# The order the course is taught in: each lab builds on the ones before it (data-privacy's
+# erasure task uses Feast, which data-engineering introduces). Labs not named here follow,
+# by slug.
+COURSE_ORDER = ("networking", "cloud-security", "data-engineering", "data-privacy", "cicd")
+
+
 def list_labs(root: Path | None = None) -> list[Path]:
-    """Folders under ``labs/`` that hold a manifest, sorted by slug."""
+    """Folders under ``labs/`` that hold a manifest, in course order."""
     base = root or labs_dir()
-    return sorted(p.parent for p in base.glob(f"*/{MANIFEST}"))
+
+    def position(folder: Path) -> tuple[int, str]:
+        name = folder.name
+        rank = COURSE_ORDER.index(name) if name in COURSE_ORDER else len(COURSE_ORDER)
+        return rank, name
+
+    return sorted((p.parent for p in base.glob(f"*/{MANIFEST}")), key=position)
 
 
 def find_lab(slug: str, root: Path | None = None) -> Lab:

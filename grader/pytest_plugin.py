@@ -6,7 +6,7 @@ pytest. It appends one JSON line per finished test to the results file, so a run
 killed at its time limit still leaves the results of the tests that finished.
 
 Records:
-    {"kind": "collected", "tests": [{"nodeid", "task"}, ...]}    first, before any test runs
+    {"kind": "collected", "tests": [{"nodeid", "task", "hint"}, ...]}  first, before any test runs
     {"kind": "test", "nodeid", "task", "status": "pass|fail|skip", "message", "duration_s"}
     {"kind": "collect_error", "nodeid", "message"}
     {"kind": "session", "exitstatus", "collected"}
@@ -52,6 +52,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "task(n): the lab task this test belongs to")
+    config.addinivalue_line(
+        "markers",
+        "hint(text): the hint shown when this test is its task's first failure, in place of "
+        "the task's own (for a test named after the mistake it rejects)",
+    )
     _CONFIG["config"] = config
     path = os.environ.pop(RESULTS_ENV, None)
     if path:
@@ -71,6 +76,11 @@ def _task_of(item: pytest.Item) -> str | None:
         return None
     value = marker.args[0] if marker.args else marker.kwargs.get("taskno", marker.kwargs.get("id"))
     return None if value is None else str(value)
+
+
+def _hint_of(item: pytest.Item) -> str:
+    marker = item.get_closest_marker("hint")
+    return str(marker.args[0]) if marker is not None and marker.args else ""
 
 
 def _message(report: pytest.CollectReport | pytest.TestReport) -> str:
@@ -137,7 +147,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     In a sealed lab no learner code has run in this process, so the list is trusted; a
     test that never reports an outcome counts as failed.
     """
-    tests = [{"nodeid": item.nodeid, "task": _task_of(item)} for item in session.items]
+    tests = [
+        {"nodeid": item.nodeid, "task": _task_of(item), "hint": _hint_of(item)}
+        for item in session.items
+    ]
     _write(session.config, {"kind": "collected", "tests": tests})
 
 

@@ -30,6 +30,7 @@ class TestResult:
     task: str | None = None
     hidden: bool = False
     duration_s: float = 0.0
+    hint: str = ""  # the test's own hint (@pytest.mark.hint), for the mistake it rejects
 
     def as_json(self) -> dict[str, Any]:
         return {

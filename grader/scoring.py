@@ -34,6 +34,7 @@ class Records:
     exitstatus: int | None = None
     collected: int = 0
     expected: list[tuple[str, str | None]] | None = None  # the trusted list, in order
+    hints: dict[str, str] = field(default_factory=dict)  # nodeid -> the test's own hint
     problems: list[str] = field(default_factory=list)  # records that cannot be trusted
 
 
@@ -54,11 +55,14 @@ def _parse_lines(text: str) -> tuple[Records, dict[str, dict[str, Any]]]:
             if records.expected is not None or not isinstance(tests, list):
                 records.problems.append("a second or malformed list of collected tests")
                 continue
+            entries = [t for t in tests if isinstance(t, dict)]
             records.expected = [
                 (str(t.get("nodeid", "")), None if t.get("task") is None else str(t["task"]))
-                for t in tests
-                if isinstance(t, dict)
+                for t in entries
             ]
+            records.hints = {
+                str(t.get("nodeid", "")): str(t["hint"]) for t in entries if t.get("hint")
+            }
         elif kind == "test":
             nodeid = str(item.get("nodeid", ""))
             if nodeid in outcomes:
@@ -119,6 +123,7 @@ def parse_records(text: str, *, timed_out: bool = False) -> Records:
                 task=None if task is None else str(task),
                 hidden=hidden,
                 duration_s=duration,
+                hint="" if hidden else records.hints.get(nodeid, ""),
             )
         )
     return records
@@ -133,6 +138,10 @@ def _score_part(
     timed_out: bool,
 ) -> TaskResult:
     passed = sum(t.status is Status.PASS for t in tests)
+    # The hint fits the failure shown (the first one): a test that knows the mistake it
+    # caught brings its own.
+    first_failed = next((t for t in tests if t.status is not Status.PASS), None)
+    hint = (first_failed.hint if first_failed else "") or task.hint
     unfinished = sum(t.message == DID_NOT_FINISH for t in tests)
     if passed == len(tests):
         score, status, message = points, Status.PASS, ""
@@ -150,7 +159,7 @@ def _score_part(
         score=round(score, 2),
         max_score=round(points, 2),
         status=status,
-        hint="" if hidden else task.hint,
+        hint="" if hidden else hint,
         tests=tuple(tests),
         message=message,
         hidden=hidden,

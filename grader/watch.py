@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -32,6 +33,9 @@ def watch_lab(
     ``poll`` stats the files instead of using change events, for file systems (network
     mounts, some container volumes) that do not deliver them.
     """
+    # On Ctrl-C watchfiles logs "KeyboardInterrupt caught, cancelling watch" as a warning;
+    # the CLI says it stopped in its own words.
+    logging.getLogger("watchfiles").setLevel(logging.ERROR)
     runs = 0
     for batch in watch(
         lab.root, debounce=debounce_ms, force_polling=poll, poll_delay_ms=300, raise_interrupt=False

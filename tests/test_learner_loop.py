@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from grader.lab import load_lab
+from grader.lab import COURSE_ORDER, list_labs, load_lab
 from grader.watch import relevant_changes, watch_lab
-from tests.conftest import FIXTURE_LABS
+from tests.conftest import FIXTURE_LABS, REPO
 from tests.test_cli import run_cli
 
 
@@ -106,3 +110,123 @@ def test_watch_calls_back_once_per_debounced_burst_of_edits(course: Path, poll: 
     thread.join(timeout=20)
     assert not thread.is_alive(), "the watcher never reported the edit"
     assert seen == [[str(target)]]
+
+
+def _interrupted_grade(course: Path, tmp: Path, verb: str) -> subprocess.CompletedProcess[str]:
+    """Start ``grader <verb> sleepy`` and press Ctrl-C while learner code runs."""
+    env = {**os.environ, "MLSKILLS_ROOT": str(course), "TMPDIR": str(tmp), "COLUMNS": "200"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "grader", verb, "sleepy", "--runner", "local"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=REPO,
+    )
+    deadline = time.monotonic() + 60
+    while not any(tmp.glob("**/mlskills-learner-*")) and time.monotonic() < deadline:
+        time.sleep(0.1)  # until a worker runs the learner's code
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def test_ctrl_c_during_a_grade_leaves_no_temp_folder(course: Path, tmp_path: Path) -> None:
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    (course / "labs/sleepy/fx/work.py").write_text(
+        "import time\n\n\ndef quick():\n    return 'quick'\n\n\n"
+        "def slow():\n    time.sleep(60)\n    return 'slow'\n"
+    )
+    proc = _interrupted_grade(course, tmp, "grade")
+    assert proc.returncode == 130, proc.stdout + proc.stderr
+    assert "interrupted" in proc.stderr and "Traceback" not in proc.stderr
+    assert list(tmp.iterdir()) == []
+
+
+def test_ctrl_c_in_watch_stops_without_a_log_line(course: Path, tmp_path: Path) -> None:
+    (course / "labs/sleepy/fx/work.py").write_text(
+        "def quick():\n    return 'quick'\n\n\ndef slow():\n    return 'slow'\n"
+    )
+    env = {**os.environ, "MLSKILLS_ROOT": str(course), "COLUMNS": "200"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "grader", "watch", "sleepy", "--runner", "local"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=REPO,
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:  # the first grade is done once it says it is watching
+        if "Watching" in line:
+            break
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert "Stopped watching." in out
+    assert "KeyboardInterrupt" not in err and "WARNING" not in err, err
+
+
+def test_grade_without_a_lab_lists_them_in_course_order_and_says_how_to_pick() -> None:
+    proc = run_cli("grade", root=REPO)
+    assert proc.returncode == 2
+    names = [line.split()[0] for line in proc.stdout.splitlines() if line.startswith("  ")]
+    assert names == list(COURSE_ORDER)
+    assert "make grade lab=networking" in proc.stdout
+
+
+def test_labs_are_listed_in_course_order() -> None:
+    assert [p.name for p in list_labs()] == list(COURSE_ORDER)
+    proc = run_cli("list", root=REPO)
+    firsts = [line.split()[0] for line in proc.stdout.splitlines() if not line.startswith(" ")]
+    assert firsts == list(COURSE_ORDER)
+
+
+def _make(*args: str, root: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MLSKILLS_ROOT": str(root), "COLUMNS": "200"}
+    env.pop("MAKEFLAGS", None)
+    return subprocess.run(
+        ["make", "--no-print-directory", "-C", str(REPO), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_make_grade_ends_quietly_on_a_partial_score_and_mlskills_keeps_the_code(
+    course: Path,
+) -> None:
+    (course / "labs/calc/fx/calc.py").write_text(SOLVED_ADD)
+    made = _make("grade", "lab=calc", "ARGS=--runner local", root=course)
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert "score 10/30" in made.stdout
+    assert "make: ***" not in made.stderr and "Error" not in made.stderr
+
+    env = {**os.environ, "MLSKILLS_ROOT": str(course), "COLUMNS": "200"}
+    script = subprocess.run(
+        [str(REPO / "mlskills"), "grade", "calc", "--runner", "local"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert script.returncode == 1, script.stdout + script.stderr
+    assert "make" not in script.stderr
+
+    broken = _make("grade", "lab=no-such-lab", root=course)
+    assert broken.returncode != 0 and "There is no lab called 'no-such-lab'" in broken.stderr
+
+
+def test_the_hint_shown_is_the_one_of_the_test_that_caught_the_mistake(course: Path) -> None:
+    (course / "labs/calc/fx/calc.py").write_text(
+        "def add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n    return a * b if a else 1\n"
+    )
+    out = course / "report.json"
+    run_cli("grade", "calc", "--runner", "local", "--json", str(out), root=course)
+    task2 = next(t for t in json.loads(out.read_text())["tasks"] if t["id"] == "2")
+    assert task2["hint"] == "Anything times zero is zero: check the zero case before any shortcut."

@@ -167,3 +167,20 @@ def test_unknown_or_duplicated_records_make_the_run_an_error(records: str) -> No
 def test_unmarked_tests_are_reported_as_unscored() -> None:
     report = score(CALC, outcome(rec("stray", None, "pass") + SESSION))  # type: ignore[arg-type]
     assert [t.name for t in report.unscored] == ["stray"]
+
+
+def test_a_failing_test_with_its_own_hint_replaces_the_tasks_hint() -> None:
+    collected = line(
+        kind="collected",
+        tests=[
+            {"nodeid": "a", "task": "1", "hint": ""},
+            {"nodeid": "b", "task": "2", "hint": "A NaN feature is a 422, not a 500."},
+            {"nodeid": "c", "task": "2", "hint": ""},
+        ],
+    )
+    text = collected + rec("a", "1", "fail", "x") + rec("b", "2", "fail", "500") + SESSION
+    report = score(CALC, outcome(text + rec("c", "2", "fail", "y")))
+    assert report.tasks[0].hint == CALC.tasks[0].hint  # no test hint: the task's own
+    assert report.tasks[1].hint == "A NaN feature is a 422, not a 500."
+    passing_b = collected + rec("a", "1", "fail") + rec("b", "2", "pass") + rec("c", "2", "fail")
+    assert score(CALC, outcome(passing_b + SESSION)).tasks[1].hint == CALC.tasks[1].hint

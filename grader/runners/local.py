@@ -28,6 +28,7 @@ from typing import IO
 from grader.boundary.protocol import JOB_ENV
 from grader.errors import RunnerUnavailable
 from grader.images import JUDGE_UID, LEARNER_UID
+from grader.install import ensure_packages
 from grader.lab import Lab
 from grader.runners.base import OutputCapture, RunOutcome, RunRequest
 from grader.workspace import Workspace, grading_env, pytest_command, supervised
@@ -144,6 +145,8 @@ class LocalRunner:
     def run(self, request: RunRequest) -> RunOutcome:
         workspace = request.workspace
         missing = missing_tools(request.lab)
+        if not missing and self.python == sys.executable:
+            missing = ensure_packages(request.lab, announce=_announce)
         if missing:
             return RunOutcome(
                 runner=self.name,
@@ -161,6 +164,11 @@ class LocalRunner:
         else:
             results_dir = Path(tempfile.mkdtemp(prefix="mlskills-results-"))
             notices = (why_not.strip("-"), NO_ISOLATION)
+            # The suite's and the workers' temporary files (a worker's HOME among them) go
+            # under the folder removed below: a run cut short by Ctrl-C or the time limit
+            # kills the workers before they can clean up after themselves.
+            run_tmp = results_dir / "tmp"
+            run_tmp.mkdir()
         notices = tuple(n for n in (self.notice, *notices) if n)
         results_path = results_dir / f"{secrets.token_hex(16)}.jsonl"
         env = {
@@ -168,6 +176,8 @@ class LocalRunner:
             for k, v in os.environ.items()
             if k not in _DROPPED and not k.startswith("MLSKILLS_")
         }
+        if not split:
+            env["TMPDIR"] = str(run_tmp)
         token = secrets.token_hex(8)
         env[JOB_ENV] = token
         env.update(
@@ -196,37 +206,40 @@ class LocalRunner:
                 max_file_mb=request.lab.limits.memory_mb // 2,
             )
             cwd = workspace.root
-        capture = OutputCapture()
-        started = time.monotonic()
-        timed_out = False
-        proc = subprocess.Popen(
-            command,
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, so a timeout kills it all
-        )
-        assert proc.stdout is not None
-        reader = threading.Thread(target=_pump, args=(proc.stdout, capture), daemon=True)
-        reader.start()
+        # Removed however the run ends, Ctrl-C included (a split run's results are in the
+        # workspace, removed with it).
         try:
-            proc.wait(timeout=request.lab.limits.time_limit_s)
-        except subprocess.TimeoutExpired:
-            timed_out = True
+            capture = OutputCapture()
+            started = time.monotonic()
+            timed_out = False
+            proc = subprocess.Popen(
+                command,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group, so a timeout kills it all
+            )
+            assert proc.stdout is not None
+            reader = threading.Thread(target=_pump, args=(proc.stdout, capture), daemon=True)
+            reader.start()
+            try:
+                proc.wait(timeout=request.lab.limits.time_limit_s)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+            finally:
+                _kill_group(proc)  # also reaps servers the suite left running
+                proc.wait()
+                _kill_job(token)
+                reader.join(timeout=5)
+                proc.stdout.close()
+            try:
+                results = results_path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                results = None
         finally:
-            _kill_group(proc)  # also reaps servers the suite left running
-            proc.wait()
-            _kill_job(token)
-            reader.join(timeout=5)
-            proc.stdout.close()
-        try:
-            results = results_path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            results = None
-        finally:
-            if not split:  # a split run's results are in the workspace, removed with it
+            if not split:
                 shutil.rmtree(results_dir, ignore_errors=True)
         return RunOutcome(
             runner=self.name,
@@ -237,6 +250,10 @@ class LocalRunner:
             timed_out=timed_out,
             notices=notices,
         )
+
+
+def _announce(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def _pump(stream: IO[bytes], capture: OutputCapture) -> None:

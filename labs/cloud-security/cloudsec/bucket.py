@@ -7,8 +7,8 @@ Four layers, each of which you can read back through an S3 or KMS configuration 
    policy and rotation you control), not SSE-S3 (``AES256``) and not the AWS-managed
    ``aws/s3`` key. Automatic rotation on for that key.
 3. Versioning on, so an overwrite or a delete can be undone.
-4. A bucket policy that denies any request not made over TLS and any upload that is not
-   encrypted with KMS.
+4. A bucket policy that denies any request not made over TLS and any upload that asks
+   for another encryption or another KMS key than yours.
 
 moto stores all of this faithfully but does not evaluate policy conditions, so the tests
 read the configuration back instead of trying an insecure request.
@@ -25,23 +25,28 @@ def create_bucket_key(kms: Any, alias: str) -> str:
     """Create a customer-managed symmetric KMS key for a bucket and return its ARN.
 
     ``kms`` is a boto3 KMS client; ``alias`` looks like ``"alias/ml-training-data"``.
-    Give the key a description, point ``alias`` at it, and turn on automatic rotation.
+    Give the key a description, point ``alias`` at it, and turn on automatic rotation
+    (``RotationPeriodInDays`` may be anything from 90 to 2560; 365 is the default).
     """
     # TODO(student): kms.create_key(...), kms.create_alias(...), kms.enable_key_rotation(...)
     raise NotImplementedError("TODO(student): create a customer-managed key with rotation")
 
 
 def bucket_policy(bucket: str, kms_key_arn: str) -> dict[str, Any]:
-    """Return the bucket policy document for ``bucket``. It holds two Deny statements:
+    """Return the bucket policy document for ``bucket``. It holds three Deny statements:
 
     * every ``s3:*`` request on the bucket and its objects when ``aws:SecureTransport`` is
       ``"false"``;
-    * every ``s3:PutObject`` whose ``s3:x-amz-server-side-encryption`` header is not
-      ``"aws:kms"`` (``StringNotEquals``, which also matches a missing header).
+    * every ``s3:PutObject`` whose ``s3:x-amz-server-side-encryption`` header is there
+      and is not ``"aws:kms"`` (``StringNotEqualsIfExists``);
+    * every ``s3:PutObject`` whose ``s3:x-amz-server-side-encryption-aws-kms-key-id``
+      header is there and is not ``kms_key_arn`` (``StringNotEqualsIfExists``): this pins
+      your key, so nobody uploads under a key you do not control.
 
-    Both apply to every principal (``"Principal": "*"``). It must allow nothing.
+    An upload with neither header gets the bucket's default encryption, your key. All
+    three apply to every principal (``"Principal": "*"``). It must allow nothing.
     """
-    # TODO(student): two Deny statements with Conditions; resources are
+    # TODO(student): three Deny statements with Conditions; resources are
     # arn:aws:s3:::<bucket> and arn:aws:s3:::<bucket>/*.
     raise NotImplementedError("TODO(student): write the TLS-only, KMS-only bucket policy")
 
@@ -50,7 +55,7 @@ def harden_bucket(s3: Any, bucket: str, kms_key_arn: str) -> None:
     """Apply all four layers to the existing ``bucket`` with the boto3 S3 client ``s3``.
 
     Calls to use: ``put_public_access_block``, ``put_bucket_encryption`` (SSE-KMS with
-    ``kms_key_arn``; set ``BucketKeyEnabled`` to cut KMS request costs),
+    ``kms_key_arn``, and ``BucketKeyEnabled``: without it every object costs a KMS call),
     ``put_bucket_versioning`` and ``put_bucket_policy`` (with :func:`bucket_policy`).
     """
     # TODO(student): four configuration calls.

@@ -56,11 +56,15 @@ def _read(call: Any, what: str) -> Any:
         pytest.fail(f"{what} failed: {exc}. harden_bucket() did not set it.", pytrace=False)
 
 
-def _encryption_default(h: Hardened) -> dict[str, Any]:
+def _encryption_rule(h: Hardened) -> dict[str, Any]:
     config = _read(lambda: h.aws.s3.get_bucket_encryption(Bucket=BUCKET), "get_bucket_encryption")[
         "ServerSideEncryptionConfiguration"
     ]
-    return dict(config["Rules"][0]["ApplyServerSideEncryptionByDefault"])
+    return dict(config["Rules"][0])
+
+
+def _encryption_default(h: Hardened) -> dict[str, Any]:
+    return dict(_encryption_rule(h)["ApplyServerSideEncryptionByDefault"])
 
 
 def _bucket_policy(h: Hardened) -> dict[str, Any]:
@@ -119,6 +123,16 @@ def test_key_rotation_is_enabled(hardened: Hardened) -> None:
     assert status["KeyRotationEnabled"] is True, (
         "get_key_rotation_status says rotation is off. Call enable_key_rotation: KMS then "
         "makes new key material yearly and keeps the old material to decrypt old data."
+    )
+
+
+def test_bucket_key_not_enabled_is_rejected(hardened: Hardened) -> None:
+    rule = _encryption_rule(hardened)
+    assert rule.get("BucketKeyEnabled") is True, (
+        f"The default encryption rule is {rule}; BucketKeyEnabled is not True. Without an S3 "
+        "Bucket Key every object written or read is its own KMS request: at millions of "
+        "objects that is real money and KMS throttling. With it, S3 derives the object keys "
+        "from one short-lived bucket-level key."
     )
 
 
@@ -184,28 +198,70 @@ def test_bucket_policy_denies_insecure_transport(hardened: Hardened) -> None:
     )
 
 
+NOT_EQUALS = ("stringnotequals", "stringnotequalsifexists")
+
+
+def _upload_denies(policy: dict[str, Any], condition_key: str) -> list[tuple[dict[str, Any], Any]]:
+    """(statement, values) of each Deny whose StringNotEquals[IfExists] tests ``condition_key``."""
+    found = []
+    for statement in _deny_statements(policy):
+        for operator, tests in dict(statement.get("Condition", {})).items():
+            if str(operator).lower() not in NOT_EQUALS or not isinstance(tests, dict):
+                continue
+            for key, values in tests.items():
+                if str(key).lower() == condition_key:
+                    found.append((statement, values))
+    return found
+
+
+def _covers_uploads(statement: dict[str, Any]) -> bool:
+    actions = {str(a).lower() for a in as_list(statement.get("Action"))}
+    return bool(actions & {"s3:putobject", "s3:*", "*"}) and (
+        f"arn:aws:s3:::{BUCKET}/*" in as_list(statement.get("Resource"))
+    )
+
+
 def test_bucket_policy_denies_unencrypted_uploads(hardened: Hardened) -> None:
     policy = _bucket_policy(hardened)
-    for statement in _deny_statements(policy):
-        condition = statement.get("Condition", {}).get("StringNotEquals", {})
-        values = as_list(condition.get("s3:x-amz-server-side-encryption"))
-        if "aws:kms" not in values:
+    for statement, values in _upload_denies(policy, "s3:x-amz-server-side-encryption"):
+        if "aws:kms" not in as_list(values):
             continue
-        actions = {str(a).lower() for a in as_list(statement.get("Action"))}
         assert _everyone(statement), f"The upload Deny {statement} must apply to Principal '*'."
-        assert actions & {"s3:putobject", "s3:*", "*"}, (
-            f"The encryption Deny covers {sorted(actions)}; it must cover s3:PutObject."
-        )
-        assert f"arn:aws:s3:::{BUCKET}/*" in as_list(statement.get("Resource")), (
-            f"The encryption Deny must cover the objects, arn:aws:s3:::{BUCKET}/*."
+        assert _covers_uploads(statement), (
+            f"The encryption Deny {statement} must cover s3:PutObject on the objects, "
+            f"arn:aws:s3:::{BUCKET}/*."
         )
         return
     pytest.fail(
         f"The bucket policy {json.dumps(policy)} has no Deny of s3:PutObject with Condition "
-        '{"StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}}. It is what '
-        "refuses an upload that asks for AES256 or for no encryption.",
+        '{"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}}. It is '
+        "what refuses an upload that asks for AES256 (an upload that asks for nothing gets "
+        "the bucket default, your key).",
         pytrace=False,
     )
+
+
+def test_kms_key_not_pinned_is_rejected(hardened: Hardened) -> None:
+    policy = _bucket_policy(hardened)
+    pins = _upload_denies(policy, "s3:x-amz-server-side-encryption-aws-kms-key-id")
+    assert pins, (
+        f"The bucket policy {json.dumps(policy)} requires aws:kms but not your key: anyone "
+        "may upload under a KMS key of their own (one you cannot read, or one they can "
+        "delete, which makes your data unreadable). Add a Deny of s3:PutObject with "
+        '{"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": '
+        "<your key ARN>}}."
+    )
+    for statement, values in pins:
+        assert as_list(values) == [hardened.key_arn], (
+            f"The key-id Deny compares s3:x-amz-server-side-encryption-aws-kms-key-id with "
+            f"{values!r}; S3 puts the key ARN, {hardened.key_arn}, in that condition key, "
+            "so an alias or a bare key id never matches and every upload that names the key "
+            "would be denied. Use the ARN that create_bucket_key() returned."
+        )
+        assert _everyone(statement) and _covers_uploads(statement), (
+            f"The key-id Deny {statement} must apply to Principal '*' and cover "
+            f"s3:PutObject on arn:aws:s3:::{BUCKET}/*."
+        )
 
 
 def test_bucket_policy_allows_nothing(hardened: Hardened) -> None:

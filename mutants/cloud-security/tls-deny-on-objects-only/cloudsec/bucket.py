@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["bucket_policy", "create_bucket_key", "harden_bucket"]
+__all__ = ["ROTATION_DAYS", "bucket_policy", "create_bucket_key", "harden_bucket"]
+
+ROTATION_DAYS = 365
 
 
 def create_bucket_key(kms: Any, alias: str) -> str:
@@ -18,7 +20,9 @@ def create_bucket_key(kms: Any, alias: str) -> str:
         KeyUsage="ENCRYPT_DECRYPT",
     )["KeyMetadata"]
     kms.create_alias(AliasName=alias, TargetKeyId=metadata["KeyId"])
-    kms.enable_key_rotation(KeyId=metadata["KeyId"])
+    # New key material every ROTATION_DAYS (KMS allows 90 to 2560); the old material stays
+    # to decrypt old data, and callers change nothing.
+    kms.enable_key_rotation(KeyId=metadata["KeyId"], RotationPeriodInDays=ROTATION_DAYS)
     return str(metadata["Arn"])
 
 
@@ -38,14 +42,32 @@ def bucket_policy(bucket: str, kms_key_arn: str) -> dict[str, Any]:
                 "Resource": f"{bucket_arn}/*",
                 "Condition": {"Bool": {"aws:SecureTransport": "false"}},
             },
+            # Since January 2023 S3 encrypts every new object, so "encrypted at all" is not
+            # the question: which key is. An upload that names no encryption gets the
+            # bucket default (our key); one that asks for another algorithm or another KMS
+            # key is refused. IfExists: a missing header is not a reason to deny.
             {
                 "Sid": "DenyUploadsNotEncryptedWithKms",
                 "Effect": "Deny",
                 "Principal": "*",
                 "Action": "s3:PutObject",
                 "Resource": f"{bucket_arn}/*",
-                # StringNotEquals is also true when the header is missing.
-                "Condition": {"StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}},
+                "Condition": {
+                    "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}
+                },
+            },
+            {
+                "Sid": "DenyUploadsWithAnotherKmsKey",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:PutObject",
+                "Resource": f"{bucket_arn}/*",
+                # S3 compares the key ARN: an alias or a bare key id here never matches.
+                "Condition": {
+                    "StringNotEqualsIfExists": {
+                        "s3:x-amz-server-side-encryption-aws-kms-key-id": kms_key_arn
+                    }
+                },
             },
         ],
     }
@@ -71,7 +93,9 @@ def harden_bucket(s3: Any, bucket: str, kms_key_arn: str) -> None:
                         "SSEAlgorithm": "aws:kms",
                         "KMSMasterKeyID": kms_key_arn,
                     },
-                    # One data key per bucket instead of one KMS call per object.
+                    # S3 asks KMS for a bucket-level key now and then and derives the
+                    # object keys from it, instead of one KMS call per object: up to 99%
+                    # fewer KMS requests (and their cost and throttling).
                     "BucketKeyEnabled": True,
                 }
             ]

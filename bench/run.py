@@ -9,6 +9,8 @@ Figures are ratios measured in one run, because these machines are noisy:
 - image: a cold build, and the warm check that must not rebuild
 - ``grader check`` of every lab under docker: wall time, and per-lab suite times
 - ``grader check --mutants``: each lab's kill rate (mutants rejected / mutants) and survivors
+- a learner's first run per lab: a fresh venv with the grader and that lab's packages,
+  seconds and MB on a warm pip cache (goal for networking: 30 s, 250 MB)
 - each lab's own benchmark, ``bench/<slug>.py``, where there is one
 - batch throughput, ``bench/batch.py``: a cohort graded at ``-j 1`` and ``-j 2``
 
@@ -60,9 +62,15 @@ def bare_pytest(slug: str) -> float:
         for path in solution.rglob("*"):
             if path.is_file() and "__pycache__" not in path.parts:
                 shutil.copyfile(path, folder / path.relative_to(solution))
-        seconds, proc = timed(lambda: subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-s", "tests"],
-            cwd=folder, env=dict(os.environ), capture_output=True, check=False))
+        seconds, proc = timed(
+            lambda: subprocess.run(
+                [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-s", "tests"],
+                cwd=folder,
+                env=dict(os.environ),
+                capture_output=True,
+                check=False,
+            )
+        )
         if proc.returncode != 0:
             raise SystemExit(f"bare pytest failed on the {slug} solution:\n{proc.stdout[-2000:]}")
     return float(seconds)
@@ -114,8 +122,12 @@ def overhead(slug: str, rows: list[tuple[str, str, str]], out: dict[str, Any]) -
         check, _ = timed(lambda: ensure_lab_image(client, lab))
         warm, _ = timed(lambda: grade_lab(lab, submission=solution, runner=DockerRunner()))
         client.close()
-        figures.update(docker_cold_s=cold, docker_warm_s=warm, docker_warm_ratio=warm / bare,
-                       image_warm_check_s=check)
+        figures.update(
+            docker_cold_s=cold,
+            docker_warm_s=warm,
+            docker_warm_ratio=warm / bare,
+            image_warm_check_s=check,
+        )
         rows.append((f"{slug}: docker runner, cold image", f"{cold:.2f} s", f"{cold / bare:.2f}"))
         rows.append((f"{slug}: docker runner, warm image", f"{warm:.2f} s", f"{warm / bare:.2f}"))
         rows.append(("image: warm check (no rebuild)", f"{check:.2f} s", "target < 3 s"))
@@ -135,8 +147,13 @@ def check_all(rows: list[tuple[str, str, str]], out: dict[str, Any]) -> None:
     for result in results:
         if result.solution is not None:
             suites[result.slug] = result.solution.duration_s
-            rows.append((f"suite in container: {result.slug}",
-                         f"{result.solution.duration_s:.1f} s", "ok" if result.ok else "FAIL"))
+            rows.append(
+                (
+                    f"suite in container: {result.slug}",
+                    f"{result.solution.duration_s:.1f} s",
+                    "ok" if result.ok else "FAIL",
+                )
+            )
     rows.append(("grader check, every lab (docker)", f"{total:.1f} s", ""))
     out["check"] = {"wall_s": total, "suites_s": suites}
 
@@ -151,12 +168,54 @@ def mutant_kill_rates(rows: list[tuple[str, str, str]], out: dict[str, Any]) -> 
     results = check_mutants(find_mutants(), runner=select_runner("auto"), jobs=2)
     figures: dict[str, Any] = {}
     for slug, rate in kill_rates(results).items():
-        survivors = [r.mutant.name for r in results
-                     if r.mutant.lab.slug == slug and r.verdict is Verdict.SURVIVED]
-        figures[slug] = {"killed": rate.killed, "total": rate.total, "kill_rate": rate.rate,
-                         "survivors": survivors}
+        survivors = [
+            r.mutant.name
+            for r in results
+            if r.mutant.lab.slug == slug and r.verdict is Verdict.SURVIVED
+        ]
+        figures[slug] = {
+            "killed": rate.killed,
+            "total": rate.total,
+            "kill_rate": rate.rate,
+            "survivors": survivors,
+        }
         rows.append((f"mutants killed: {slug}", f"{rate.killed}/{rate.total}", f"{rate.rate:.0%}"))
     out["mutants"] = figures
+
+
+def _folder_mb(path: Path) -> float:
+    return (
+        sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink()) / 2**20
+    )
+
+
+def first_run(slugs: list[str], rows: list[tuple[str, str, str]], out: dict[str, Any]) -> None:
+    """A learner's first local grade of each lab, on a warm pip cache: a fresh venv, the
+    grader (``make setup``), then the lab's own packages (what the local runner adds the
+    first time). Seconds and the venv's size; the goal for networking is 30 s and 250 MB.
+    """
+    constraints = str(REPO / "constraints.txt")
+    pip = ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-c", constraints]
+    for slug in slugs:
+        lab = find_lab(slug)
+        with tempfile.TemporaryDirectory() as tmp:
+            venv = Path(tmp) / "venv"
+            python = str(venv / "bin" / "python")
+
+            def install(venv: Path = venv, python: str = python, lab: Any = lab) -> None:
+                subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+                subprocess.run([python, *pip, "-e", str(REPO)], check=True)
+                subprocess.run([python, *pip, *lab.image.python], check=True)
+
+            seconds, _ = timed(install)
+            size = _folder_mb(venv)
+        out.setdefault("first_run", {})[slug] = {
+            "seconds": round(seconds, 1),
+            "venv_mb": round(size),
+        }
+        rows.append(
+            (f"first run, {slug}", f"{seconds:.1f} s, {size:.0f} MB", "fresh venv, warm pip cache")
+        )
 
 
 def lab_benches(slugs: list[str], out: dict[str, Any]) -> None:
@@ -183,6 +242,7 @@ def main() -> int:
         worker_round_trip(rows, out)
         check_all(rows, out)
         mutant_kill_rates(rows, out)
+        first_run([p.name for p in list_labs()], rows, out)
         lab_benches([*(p.name for p in list_labs()), "batch"], out)
     if rows:
         table = Table(title="make bench", title_justify="left")

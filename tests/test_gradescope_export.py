@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import stat
 import subprocess
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
+from grader import gradescope
 from grader.gradescope import AUTOGRADER_ROOT_ENV, write_autograder_zip
 from grader.lab import Lab, find_lab
 from tests.conftest import FIXTURE_LABS, FIXTURE_SOLUTIONS, REPO, SUBMISSIONS
@@ -42,10 +44,15 @@ def unpack(archive: Path, autograder: Path) -> Path:
     return source
 
 
-def run_autograder(autograder: Path) -> dict[str, Any]:
+def run_autograder(autograder: Path, python: str | None = sys.executable) -> dict[str, Any]:
+    """Run the unpacked ``run_autograder``; ``python=None`` leaves it the venv's Python."""
+    env = {**os.environ, AUTOGRADER_ROOT_ENV: str(autograder)}
+    env.pop("MLSKILLS_PYTHON", None)
+    if python is not None:
+        env["MLSKILLS_PYTHON"] = python
     proc = subprocess.run(
         [str(autograder / "source" / "run_autograder")],
-        env={**os.environ, AUTOGRADER_ROOT_ENV: str(autograder), "MLSKILLS_PYTHON": sys.executable},
+        env=env,
         capture_output=True,
         text=True,
         timeout=300,
@@ -53,6 +60,24 @@ def run_autograder(autograder: Path) -> dict[str, Any]:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return dict(json.loads((autograder / "results" / "results.json").read_text()))
+
+
+def grade_upload(
+    lab: Lab, tmp_path: Path, files: dict[str, str], *, hidden: Path | None = None
+) -> dict[str, Any]:
+    """Grade an upload holding ``files`` (upload-relative path → text) as Gradescope would."""
+    autograder = tmp_path / "autograder"
+    unpack(write_autograder_zip(lab, tmp_path / "lab.zip", hidden_tests=hidden), autograder)
+    upload = autograder / "submission"
+    upload.mkdir()
+    for rel, text in files.items():
+        (upload / rel).parent.mkdir(parents=True, exist_ok=True)
+        (upload / rel).write_text(text)
+    return run_autograder(autograder)
+
+
+SOLUTION = (FIXTURE_SOLUTIONS / "calc" / "fx" / "calc.py").read_text()
+PARTIAL = (SUBMISSIONS / "calc-partial" / "fx" / "calc.py").read_text()
 
 
 def test_zip_holds_the_scripts_the_grader_and_the_pristine_lab(calc: Lab, tmp_path: Path) -> None:
@@ -92,7 +117,9 @@ def test_the_same_lab_gives_the_same_zip(calc: Lab, tmp_path: Path) -> None:
 def test_setup_installs_the_packages_the_lab_image_needs(tmp_path: Path) -> None:
     lab = find_lab("networking")
     setup = zipped_text(write_autograder_zip(lab, tmp_path / "n.zip"), "setup.sh").decode()
-    install = next(line for line in setup.splitlines() if "-c constraints.txt" in line)
+    commands = setup.replace("\\\n", " ").splitlines()
+    install = next(line for line in commands if "pip install" in line)
+    assert '-c "$source_dir/constraints.txt"' in install
     for package in ("pytest", *lab.image.python):
         assert f" {package}" in install
 
@@ -137,6 +164,162 @@ def test_run_autograder_gives_the_learner_the_reason_it_could_not_grade(
     assert results["score"] == 0
     assert "could not grade" in results["output"]
     assert "could not grade this submission: fx/calc.py is a symlink" in results["output"]
+
+
+# --- the upload's layout ----------------------------------------------------------------
+
+
+def test_a_drag_and_drop_upload_with_the_files_at_the_top_is_graded(
+    calc: Lab, tmp_path: Path
+) -> None:
+    results = grade_upload(calc, tmp_path, {"calc.py": SOLUTION})
+    assert results["score"] == calc.max_score, results["output"]
+    assert "Graded from your upload: fx/calc.py." in results["output"]
+    # The file the upload lacks is named, not silently taken from the starter.
+    assert "starter's version was graded: fx/__init__.py." in results["output"]
+
+
+def test_the_files_inside_one_wrapping_folder_are_graded(calc: Lab, tmp_path: Path) -> None:
+    results = grade_upload(calc, tmp_path, {"my work/fx/calc.py": SOLUTION})
+    assert results["score"] == calc.max_score, results["output"]
+    assert "Graded from your upload (found in my work/): fx/calc.py." in results["output"]
+
+
+def test_a_file_in_the_labs_layout_wins_over_a_stray_copy_at_the_top(
+    calc: Lab, tmp_path: Path
+) -> None:
+    results = grade_upload(calc, tmp_path, {"fx/calc.py": SOLUTION, "calc.py": PARTIAL})
+    assert results["score"] == calc.max_score, results["output"]
+
+
+@pytest.mark.parametrize(
+    ("files", "held"),
+    [
+        ({"notes.txt": "my answers", "src/main.py": "print(1)"}, "holds: notes.txt, src/."),
+        ({}, "Your upload is empty."),
+    ],
+    ids=["other-files", "empty"],
+)
+def test_an_upload_without_any_lab_file_says_so_and_scores_zero(
+    calc: Lab, tmp_path: Path, files: dict[str, str], held: str
+) -> None:
+    results = grade_upload(calc, tmp_path, files)
+    assert results["score"] == 0
+    assert (
+        "could not grade this submission: None of the lab's files was found in your upload"
+        in (results["output"])
+    )
+    assert "fx/__init__.py, fx/calc.py" in results["output"] and held in results["output"]
+    assert [t["score"] for t in results["tests"]] == [0, 0]
+    assert all(t["status"] == "failed" for t in results["tests"])
+
+
+def test_two_copies_of_the_work_are_refused_rather_than_one_picked(
+    calc: Lab, tmp_path: Path
+) -> None:
+    results = grade_upload(calc, tmp_path, {"v1/fx/calc.py": PARTIAL, "v2/fx/calc.py": SOLUTION})
+    assert results["score"] == 0
+    assert "more than one folder (v1/, v2/)" in results["output"]
+
+
+def test_a_symlink_at_the_top_of_the_upload_is_refused(calc: Lab, tmp_path: Path) -> None:
+    autograder = tmp_path / "autograder"
+    unpack(write_autograder_zip(calc, tmp_path / "calc.zip"), autograder)
+    (autograder / "submission").mkdir()
+    (autograder / "submission" / "calc.py").symlink_to(
+        FIXTURE_SOLUTIONS / "calc" / "fx" / "calc.py"
+    )
+    results = run_autograder(autograder)
+    assert results["score"] == 0
+    assert "calc.py is a symlink" in results["output"]
+
+
+# --- results.json is always written -----------------------------------------------------
+
+
+def test_a_venv_whose_python_does_not_start_still_gets_a_valid_results_json(
+    calc: Lab, tmp_path: Path
+) -> None:
+    autograder = tmp_path / "autograder"
+    unpack(write_autograder_zip(calc, tmp_path / "calc.zip"), autograder)
+    shutil.copytree(FIXTURE_SOLUTIONS / "calc", autograder / "submission")
+    # What a venv looks like once the Python it was made from is gone.
+    (autograder / "venv" / "bin").mkdir(parents=True)
+    (autograder / "venv" / "bin" / "python").symlink_to("/nonexistent/python3.12")
+    results = run_autograder(autograder, python=None)
+    assert results["score"] == 0 and results["tests"] == []
+    assert results["output"].startswith(
+        "The autograder could not grade this submission: its Python environment does not start."
+    )
+    assert "not in your work" in results["output"]
+
+
+def test_a_grader_killed_before_it_writes_still_gets_a_valid_results_json(
+    calc: Lab, tmp_path: Path
+) -> None:
+    autograder = tmp_path / "autograder"
+    unpack(write_autograder_zip(calc, tmp_path / "calc.zip"), autograder)
+    shutil.copytree(FIXTURE_SOLUTIONS / "calc", autograder / "submission")
+    python = tmp_path / "python"  # starts, but dies as the grader runs, as on an OOM kill
+    python.write_text(
+        f'#!/bin/sh\nif [ "$1" = -c ]; then exec {shlex.quote(sys.executable)} "$@"; fi\n'
+        "kill -9 $$\n"
+    )
+    python.chmod(0o755)
+    results = run_autograder(autograder, python=str(python))
+    assert results["score"] == 0 and results["tests"] == []
+    assert "the grader stopped unexpectedly (exit code 137)" in results["output"]
+
+
+def test_a_crash_inside_the_grader_is_written_as_a_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def crash(*args: object) -> dict[str, Any]:
+        raise RuntimeError("/srv/secret/path broke")
+
+    monkeypatch.setattr(gradescope, "_grade", crash)
+    monkeypatch.setenv("MLSKILLS_ROOT", str(FIXTURE_LABS.parent))
+    results = tmp_path / "results" / "results.json"
+    argv = ["calc", "--upload", str(tmp_path), "--results", str(results)]
+    assert gradescope.main(argv) == 0
+    written = json.loads(results.read_text())
+    assert written["score"] == 0 and "it crashed" in written["output"]
+    assert "/srv/secret" not in written["output"]  # the traceback is for the log only
+    assert "/srv/secret/path broke" in caplog.text
+
+
+# --- hidden tests ------------------------------------------------------------------------
+
+
+def test_hidden_tests_are_scored_apart_and_never_replace_a_visible_message(
+    calc: Lab, tmp_path: Path
+) -> None:
+    hidden = tmp_path / "hidden"
+    hidden.mkdir()
+    (hidden / "test_hidden.py").write_text(
+        "import pytest\n\n\n"
+        "@pytest.mark.task(1)\ndef test_hidden_product_of_zero(learner):\n"
+        "    assert learner.module('fx.calc').mul(0, 1) == 0, 'SECRET-ONE'\n\n\n"
+        "@pytest.mark.task(2)\ndef test_hidden_zero_squared(learner):\n"
+        "    assert learner.module('fx.calc').mul(0, 0) == 0, 'SECRET-TWO'\n"
+    )
+    results = grade_upload(calc, tmp_path, {"fx/calc.py": PARTIAL}, hidden=hidden)
+    entries = {t["number"]: t for t in results["tests"]}
+    assert list(entries) == ["1", "1.h", "2", "2.h"]
+    # Task 1: its one visible test passes, so its visible entry is passed in full.
+    assert entries["1"]["status"] == "passed" and entries["1"]["score"] == 5
+    assert entries["1"]["max_score"] == 5 and entries["1"]["output"] == ""
+    # Task 2: the visible entry keeps the visible test's own message.
+    assert entries["2"]["score"] == 6.67 and entries["2"]["max_score"] == 13.33
+    assert "mul(0, 7) returned 1; expected 0" in entries["2"]["output"]
+    for number in ("1.h", "2.h"):
+        assert entries[number]["visibility"] == "after_published"
+        assert entries[number]["status"] == "failed" and entries[number]["score"] == 0
+        assert entries[number]["output"] == "0/1 hidden tests passed"
+    assert all(entries[n]["visibility"] == "visible" for n in ("1", "2"))
+    assert results["score"] == 11.67
+    text = json.dumps(results)
+    assert "SECRET" not in text and "test_hidden" not in text and "mul(0, 0)" not in text
 
 
 def test_export_gradescope_cli_writes_the_zip_and_refuses_an_unknown_lab(tmp_path: Path) -> None:

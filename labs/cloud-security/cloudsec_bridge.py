@@ -19,9 +19,11 @@ grader always uses this copy, and nothing in it decides a grade. It only:
 
 from __future__ import annotations
 
+import builtins
 import copy
 import logging
 import os
+import random
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -37,11 +39,13 @@ __all__ = [
     "capture_logs",
     "client",
     "count_calls",
+    "failing",
     "findings",
     "plain",
     "predictor",
     "record_params",
     "refusing",
+    "seed_random",
     "setenv",
 ]
 
@@ -209,6 +213,28 @@ def refusing(note: Callable[[str], Any]) -> Callable[[str], float]:
         raise Unauthorized("the endpoint rejected the API key")
 
     return refused
+
+
+_NOT_AUTHORISATION = ("ConnectionError", "TimeoutError", "ValueError")
+
+
+def failing(note: Callable[[str], Any], error: str) -> Callable[[str], float]:
+    """A call that tells the tests each key it was given, then fails with ``error``
+    (a builtin exception that has nothing to do with the key, such as a timeout)."""
+    if error not in _NOT_AUTHORISATION:
+        raise ValueError(f"failing() raises one of {_NOT_AUTHORISATION}, not {error!r}")
+    exception = getattr(builtins, error)
+
+    def fails(key: str) -> float:
+        note(key)
+        raise exception("the endpoint did not answer (this has nothing to do with the key)")
+
+    return fails
+
+
+def seed_random(seed: int) -> None:
+    """``random.seed(seed)`` here, as a test harness or a library might do."""
+    random.seed(seed)
 
 
 class LogCapture(logging.Handler):

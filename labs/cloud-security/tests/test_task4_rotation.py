@@ -236,6 +236,49 @@ def test_new_token_rotates_again(setup: Setup) -> None:
     )
 
 
+class DeafEndpoint(ModelEndpoint):
+    """An endpoint that never learns a new key: the deploy of the key did not reach it."""
+
+    def add_key(self, key: str) -> None:
+        return None
+
+
+def test_rotation_that_promotes_a_key_the_endpoint_never_learned_is_rejected(
+    setup: Setup,
+) -> None:
+    deaf = DeafEndpoint([setup.old_value])
+    remote = setup.bridge.JudgeEndpoint(deaf)
+    with pytest.raises(Exception) as caught:
+        setup.step("rotate")(setup.sm, SECRET_ID, TOKEN, remote)
+    assert not isinstance(caught.value, NotImplementedError), str(caught.value)
+    stages = _stages(setup.admin)
+    assert _value(setup.admin, "AWSCURRENT") == setup.old_value and "AWSCURRENT" not in (
+        stages.get(TOKEN) or []
+    ), (
+        f"The endpoint never learned the new key, and rotate still made version {TOKEN} "
+        f"AWSCURRENT (stages now {stages}). Every client that re-reads the secret now gets "
+        "a key the endpoint refuses: an outage. testSecret must call the endpoint with the "
+        "pending key and raise when it is refused, before finishSecret runs."
+    )
+    assert deaf.accepts(setup.old_value), "The failed rotation revoked the key that still works."
+
+
+def test_rotation_that_fails_quietly_is_rejected(setup: Setup) -> None:
+    remote = setup.bridge.JudgeEndpoint(DeafEndpoint([setup.old_value]))
+    try:
+        setup.step("rotate")(setup.sm, SECRET_ID, TOKEN, remote)
+    except NotImplementedError:
+        raise
+    except Exception:
+        return
+    pytest.fail(
+        "rotate() returned normally although the endpoint refused the new key. A rotation "
+        "that fails must raise, so that the Lambda run fails and someone is alerted; the "
+        "next scheduled rotation is blocked by the version it left pending.",
+        pytrace=False,
+    )
+
+
 def _cached(setup: Setup) -> Any:
     try:
         cls = setup.learner.module("cloudsec.rotation").CachedApiKey
@@ -385,4 +428,61 @@ def test_no_key_shaped_strings_in_submission(learner: Any) -> None:
         + "\n  ".join(problems)
         + "\nSecrets belong in Secrets Manager or the environment, never in source: code is "
         "copied, pushed and logged, and git keeps every version."
+    )
+
+
+@pytest.mark.parametrize("error", ["TimeoutError", "ConnectionError"])
+def test_refresh_and_retry_on_a_non_authorisation_error_is_rejected(
+    setup: Setup, error: str
+) -> None:
+    client = _cached(setup)
+    reads = _count_reads(setup)
+    attempts: list[str] = []
+
+    def note(key: str) -> None:
+        attempts.append(key)
+        if len(attempts) > 5:
+            raise AssertionError(f"call() retried more than 5 times on {error}")
+
+    # Tells `note` each key it is given, then raises the builtin `error`.
+    broken = setup.bridge.failing(note, error)
+    with setup.learner.raises(error):
+        client.call(broken)
+    assert len(attempts) == 1 and reads["GetSecretValue"] == 1, (
+        f"When the call failed with {error}, call() tried {len(attempts)} time(s) and read "
+        f"the secret {reads['GetSecretValue']} time(s); expected 1 and 1, then the {error} "
+        "raised to the caller. Only Unauthorized says the key is stale: refreshing on any "
+        "other error re-reads the secret for nothing and resends a request that may not be "
+        "safe to send twice."
+    )
+
+
+def test_cached_key_reread_on_every_call_after_rotation_is_rejected(setup: Setup) -> None:
+    client = _cached(setup)
+    assert client.call(setup.predict) == 0.3
+    setup.step("rotate")(setup.sm, SECRET_ID, TOKEN, setup.remote_endpoint)
+    setup.endpoint.revoke_key(setup.old_value)
+    reads = _count_reads(setup)
+    results = [client.call(setup.predict) for _ in range(5)]
+    assert results == [0.3] * 5, f"After the rotation, five calls returned {results}."
+    assert reads["GetSecretValue"] == 1, (
+        f"After the rotation, five calls made {reads['GetSecretValue']} GetSecretValue "
+        "requests; expected 1. The key read after the first Unauthorized must replace the "
+        "cached one, or every later call fails once and reads the secret again."
+    )
+
+
+def test_key_from_a_seeded_prng_is_rejected(setup: Setup) -> None:
+    create = setup.step("create_pending")
+    setup.bridge.seed_random(2026)
+    create(setup.sm, SECRET_ID, TOKEN)
+    first = _pending(setup.admin, TOKEN)
+    setup.bridge.seed_random(2026)  # the same seed again, as after a restart
+    create(setup.sm, SECRET_ID, TOKEN_2)
+    second = _pending(setup.admin, TOKEN_2)
+    assert first != second, (
+        "With random.seed(2026) before each rotation, create_pending made the same key "
+        "twice. The random module is a Mersenne Twister: predictable from its seed or from "
+        "624 outputs. Make keys with the secrets module (secrets.token_urlsafe(32)) or "
+        "Secrets Manager's get_random_password, which read the OS CSPRNG."
     )

@@ -4,6 +4,10 @@ By hand (from the lab folder)::
 
     python -m netlab.serve rest                 # prints "PORT 41234", then serves
     python -m netlab.serve grpc --name r1       # the same for gRPC
+    python -m netlab.serve grpc --tls-dir DIR   # mutual TLS (task 6); so does rest
+
+With ``--tls-dir`` the folder holds ``ca.pem`` (the CA whose clients are accepted),
+``server.pem`` and ``server.key``. ``write_files()`` makes such a folder.
 
 The process prints ``PORT <n>`` on its first line (it binds port 0, so the OS picks a free
 port), then reads commands on stdin, one per line, and answers each on stdout:
@@ -11,6 +15,7 @@ port), then reads commands on stdin, one per line, and answers each on stdout:
     drain   start draining (readiness fails, requests are still served)  -> "OK drain"
     stats   how many rows the model has scored so far                    -> "ROWS <n>"
     stop    shut down (so does closing stdin, or Ctrl+D)                 -> "OK stop"
+    reload  gRPC with --tls-dir: serve server.pem/server.key as they are now -> "OK reload"
 
 Tests, the benchmark and you all start servers through ``spawn()``. Why a separate process?
 A client and a server in one Python process share one GIL, and the latency you measure is
@@ -31,7 +36,10 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from netlab.model import LogisticModel
 
 LAB_DIR = Path(__file__).resolve().parent.parent
 
@@ -56,11 +64,17 @@ def _wait_for_gate(gate: Path) -> None:
         time.sleep(0.01)
 
 
+def _tls_paths(tls_dir: str) -> tuple[str, str, str]:
+    """(ca.pem, server.pem, server.key) in ``tls_dir``."""
+    folder = Path(tls_dir)
+    return str(folder / "ca.pem"), str(folder / "server.pem"), str(folder / "server.key")
+
+
 def _serve_rest(args: argparse.Namespace) -> None:
     import uvicorn
 
     from netlab import rest_service
-    from netlab.model import LogisticModel, load_model
+    from netlab.model import load_model
 
     def loader() -> LogisticModel:
         if args.model_gate:
@@ -71,7 +85,12 @@ def _serve_rest(args: argparse.Namespace) -> None:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     sock.listen(1024)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    tls: dict[str, object] = {}
+    if args.tls_dir:
+        from netlab import secure
+
+        tls = secure.uvicorn_ssl_options(*_tls_paths(args.tls_dir))
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", **tls)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -95,6 +114,9 @@ def _serve_grpc(args: argparse.Namespace) -> None:
     from netlab.model import load_model
 
     model = load_model(row_delay_s=args.row_delay_ms / 1000)
+    if args.tls_dir:
+        _serve_grpc_tls(args, model)
+        return
     running = grpc_service.serve(
         model, host="127.0.0.1", port=0, max_workers=args.max_workers, replica=args.name
     )
@@ -108,15 +130,52 @@ def _serve_grpc(args: argparse.Namespace) -> None:
     running.stop(grace=1.0)
 
 
+def _serve_grpc_tls(args: argparse.Namespace, model: LogisticModel) -> None:
+    """Your task-2 servicer and the health service, on a port secured by your task-6
+    ServerIdentity."""
+    from concurrent import futures
+
+    import grpc
+    from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+    from netlab import grpc_service, protos, secure
+
+    identity = secure.ServerIdentity(*_tls_paths(args.tls_dir))
+    _, pb2_grpc = protos.load()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=args.max_workers))
+    pb2_grpc.add_ModelServiceServicer_to_server(
+        grpc_service.ModelServicer(model, args.name), server
+    )
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    port = server.add_secure_port("127.0.0.1:0", identity.grpc_credentials())
+    server.start()
+    for name in ("", "netlab.v1.ModelService"):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    print(f"PORT {port}", flush=True)
+
+    def reload() -> str:
+        try:
+            identity.reload()
+        except Exception as exc:  # the old certificate stays; say why the new one did not load
+            return f"ERR reload {type(exc).__name__}: {exc}"
+        return "OK reload"
+
+    _command_loop({"reload": reload, "stats": lambda: f"ROWS {model.rows_scored}"})
+    server.stop(1.0).wait()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m netlab.serve", description=__doc__)
     sub = parser.add_subparsers(dest="kind", required=True)
     rest = sub.add_parser("rest", help="FastAPI + uvicorn (task 1)")
     rest.add_argument("--model-gate", help="finish loading the model only once this file exists")
+    rest.add_argument("--tls-dir", help="serve mutual TLS with ca.pem, server.pem, server.key")
     grpc_ = sub.add_parser("grpc", help="gRPC (task 2)")
     grpc_.add_argument("--name", default="", help="replica name, echoed in every response")
     grpc_.add_argument("--row-delay-ms", type=float, default=0.0, help="pretend-work per row")
     grpc_.add_argument("--max-workers", type=int, default=8, help="server thread pool size")
+    grpc_.add_argument("--tls-dir", help="serve mutual TLS with ca.pem, server.pem, server.key")
     args = parser.parse_args(argv)
     if args.kind == "rest":
         _serve_rest(args)
@@ -208,6 +267,21 @@ def start(kind: str, *args: str, env: dict[str, str] | None = None) -> ServerPro
         )
     server.port = int(first.split()[1])
     return server
+
+
+def write_files(files: dict[str, str], folder: str | None = None) -> str:
+    """Write ``{name: text}`` into ``folder`` (a new private temporary folder if None) and
+    return the folder. Each file is replaced whole (written aside, then renamed), so a
+    server never reads half a certificate."""
+    target = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="netlab-tls-"))
+    for name, text in files.items():
+        if Path(name).name != name:
+            raise ValueError(f"write_files: {name!r} is not a plain file name")
+        aside = target / f".{name}.new"
+        aside.write_text(text)
+        os.chmod(aside, 0o600)
+        os.replace(aside, target / name)
+    return str(target)
 
 
 @contextlib.contextmanager

@@ -7,6 +7,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEV    := $(VENV)/.installed-dev
+# pip's own chatter (and setuptools' warnings) go to .venv/install.log, shown on failure.
+PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 lab    ?=
 ARGS   ?=
 
@@ -20,15 +22,15 @@ setup: $(STAMP) ## create .venv with the grader; a lab's packages come with its 
 $(STAMP): pyproject.toml constraints.txt
 	@echo "Installing the grader into $(VENV) (once; a lab's own packages are added the first time it is graded without Docker)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e .
+	@$(PIP) --upgrade pip > $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
+	@$(PIP) -c constraints.txt -e . > $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
 	@touch $(STAMP)
 
 dev: $(DEV) ## contributors: every lab's packages, ruff, mypy and playwright in .venv
 
 $(DEV): $(STAMP)
 	@echo "Installing every lab's packages and the contributors' tools into $(VENV)"
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[labs,cohort,dev]'
+	@$(PIP) -c constraints.txt -e '.[labs,cohort,dev]' > $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
 	@touch $(DEV)
 
 # A failing task (the grader's exit 1) is where a learner usually is, not a crash: these

@@ -1,14 +1,22 @@
-"""Shared fixtures: one SparkSession, the generated raw log, and the DuckDB oracle.
+"""Shared fixtures: handles on your code, the generated raw log, and the DuckDB oracle.
+
+This lab is sealed: the tests never import ``etl_lab``'s submission files, and they never
+start Spark. Your code runs in a separate process (the worker) that keeps one
+SparkSession for the whole suite; the tests reach it through the ``learner`` fixture,
+which reads like an import. ``etl_bridge`` (provided) loads the Parquet the tests wrote as
+DataFrames there, and writes the DataFrames your code returns as Parquet, which the tests
+read back with their own DuckDB. Tables for Feast and Delta cross as Arrow IPC bytes.
 
 Every expected answer comes from DuckDB SQL over the raw file, written independently of
-the Spark code under test. Slow things (Spark, the oracle, Feast) are session-scoped,
-and everything is written under tmp_path_factory: the lab folder is read-only.
+the Spark code under test. The files both sides use live in a folder the worker made,
+which both users can reach; nothing is written into the lab folder.
 """
 
 from __future__ import annotations
 
-import importlib
-import os
+import contextlib
+import itertools
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +29,9 @@ import pytest
 N_EVENTS = 4000
 SEED = 7
 WEEK_S = 7 * 24 * 3600
+# The first call starts the JVM (about 10 s, more on a busy machine); Feast's import
+# takes about 6 s in each process. One call must not time out on either.
+SPARK_TIMEOUT_S = 240.0
 CLEAN_COLUMNS = (
     "event_id",
     "user_id",
@@ -60,21 +71,11 @@ class Outcome:
         return self.value
 
 
-def learner(module: str) -> Any:
-    """Import etl_lab.<module>, turning an import error into a readable test failure."""
-    try:
-        return importlib.import_module(f"etl_lab.{module}")
-    except Exception as exc:  # a syntax error in the learner's file lands here
-        pytest.fail(
-            f"Could not import etl_lab.{module}: {type(exc).__name__}: {exc}", pytrace=False
-        )
-
-
 def attempt(what: str, fn: Callable[[], Any]) -> Outcome:
     """Run ``fn`` now and keep its result or error for the tests that use it later.
 
-    Fixtures use this so that a learner's exception fails the tests that need the result,
-    with a message, instead of erroring the fixture.
+    Fixtures use this so that a learner's exception (or a worker that timed out) fails the
+    tests that need the result, with a message, instead of erroring the fixture.
     """
     try:
         return Outcome(what, value=fn())
@@ -82,76 +83,25 @@ def attempt(what: str, fn: Callable[[], Any]) -> Outcome:
         return Outcome(what, error=exc)
 
 
-def collect(df: Any) -> pd.DataFrame:
-    """Collect a Spark DataFrame with timestamps as epoch microseconds, dates as text."""
-    from pyspark.sql import functions as F
-    from pyspark.sql import types as T
-
-    cols = []
-    for field in df.schema.fields:
-        col = F.col(field.name)
-        if isinstance(field.dataType, T.TimestampType):
-            col = F.unix_micros(col)
-        elif isinstance(field.dataType, T.DateType):
-            col = F.date_format(col, "yyyy-MM-dd")
-        cols.append(col.alias(field.name))
-    rows = df.select(*cols).collect()
-    return pd.DataFrame([r.asDict() for r in rows], columns=[f.name for f in df.schema.fields])
-
-
-# -- Spark ----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    from pyspark.sql import SparkSession
-
-    scratch = tmp_path_factory.mktemp("spark")
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("etl-lab-tests")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.driver.memory", "1g")
-        .config("spark.local.dir", str(scratch))
-        .config("spark.sql.warehouse.dir", str(scratch / "warehouse"))
-        .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
-        # The test tables are tiny: compiling generated code costs more than it saves.
-        .config("spark.sql.codegen.wholeStage", "false")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
-
-
-# -- the raw log and the oracle ---------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def raw_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from etl_lab import datagen
-
-    path = tmp_path_factory.mktemp("raw") / "events.jsonl"
-    datagen.generate(path, N_EVENTS, seed=SEED)
-    return path
+# -- the oracle -----------------------------------------------------------------------
 
 
 class Oracle:
     """DuckDB's answers for every stage, computed straight from the raw lines."""
 
-    def __init__(self, raw_path: Path, workdir: Path) -> None:
+    def __init__(self, raw_path: Path, workdir: Path, db: Any = None) -> None:
         self.workdir = workdir
-        self.db = duckdb.connect()
+        self.db = db or duckdb.connect()
         self.db.execute("SET TimeZone = 'UTC'")
+        self._names = itertools.count()
+        self.build(raw_path)
+
+    def build(self, raw_path: Path, prefix: str = "") -> None:
+        """The tables ``lines``, ``fields``, ``typed``, ``clean``, ``dedup``, ``features``."""
         q = self.db.execute
         q(
-            """
-            CREATE TABLE lines AS
+            f"""
+            CREATE OR REPLACE TABLE {prefix}lines AS
             SELECT line FROM (
                 SELECT unnest(string_split(content, chr(10))) AS line FROM read_text(?)
             ) WHERE line <> ''
@@ -159,8 +109,8 @@ class Oracle:
             [str(raw_path)],
         )
         q(
-            """
-            CREATE TABLE fields AS
+            f"""
+            CREATE OR REPLACE TABLE {prefix}fields AS
             SELECT line, ok,
                    json_extract_string(j, '$.event_id') AS event_id,
                    json_extract_string(j, '$.user_id') AS user_id,
@@ -170,12 +120,12 @@ class Oracle:
                    json_extract_string(j, '$.ingest_ts') AS ingest_ts,
                    json_extract_string(j, '$.source_offset') AS source_offset
             FROM (SELECT line, json_valid(line) AS ok,
-                         CASE WHEN json_valid(line) THEN line END AS j FROM lines)
+                         CASE WHEN json_valid(line) THEN line END AS j FROM {prefix}lines)
             """
         )
         q(
-            """
-            CREATE TABLE typed AS
+            f"""
+            CREATE OR REPLACE TABLE {prefix}typed AS
             SELECT *,
                    CASE
                      WHEN NOT ok THEN 'malformed'
@@ -185,12 +135,12 @@ class Oracle:
                      WHEN amount IS NOT NULL AND TRY_CAST(amount AS DOUBLE) IS NULL
                        THEN 'bad_amount'
                    END AS reason
-            FROM fields
+            FROM {prefix}fields
             """
         )
         q(
-            """
-            CREATE TABLE clean AS
+            f"""
+            CREATE OR REPLACE TABLE {prefix}clean AS
             SELECT event_id,
                    CAST(user_id AS BIGINT) AS user_id,
                    event_type,
@@ -199,34 +149,40 @@ class Oracle:
                    CAST(ingest_ts AS TIMESTAMPTZ) AS ingest_ts,
                    CAST(source_offset AS BIGINT) AS source_offset,
                    CAST(CAST(event_ts AS TIMESTAMPTZ) AS DATE) AS event_date
-            FROM typed WHERE reason IS NULL
+            FROM {prefix}typed WHERE reason IS NULL
             """
         )
-        # Latest version per event: max ingest_ts, then max source_offset among those.
-        q(
-            """
-            CREATE TABLE dedup AS
+        self.dedup(f"{prefix}clean", f"{prefix}dedup")
+        self.features(f"{prefix}dedup", f"{prefix}features")
+
+    def dedup(self, source: str, target: str) -> None:
+        """Latest version per event: max ingest_ts, then max source_offset among those."""
+        self.db.execute(
+            f"""
+            CREATE OR REPLACE TABLE {target} AS
             WITH last_ingest AS (
-                SELECT event_id, max(ingest_ts) AS ts FROM clean GROUP BY event_id
+                SELECT event_id, max(ingest_ts) AS ts FROM {source} GROUP BY event_id
             ), last_offset AS (
                 SELECT c.event_id, max(c.source_offset) AS off
-                FROM clean c JOIN last_ingest l
+                FROM {source} c JOIN last_ingest l
                   ON c.event_id = l.event_id AND c.ingest_ts = l.ts
                 GROUP BY c.event_id
             )
-            SELECT c.* FROM clean c
+            SELECT c.* FROM {source} c
             JOIN last_offset o ON c.event_id = o.event_id AND c.source_offset = o.off
             """
         )
-        # Features by definition: the user's events in [t - 7 days, t).
-        q(
+
+    def features(self, source: str, target: str) -> None:
+        """Features by definition: the user's events in [t - 7 days, t)."""
+        self.db.execute(
             f"""
-            CREATE TABLE features AS
+            CREATE OR REPLACE TABLE {target} AS
             SELECT e.*,
                    count(p.event_id) AS user_events_7d,
                    coalesce(sum(p.amount), 0.0) AS user_amount_7d
-            FROM dedup e
-            LEFT JOIN dedup p
+            FROM {source} e
+            LEFT JOIN {source} p
               ON p.user_id = e.user_id
              AND p.event_ts >= e.event_ts - INTERVAL {WEEK_S} SECOND
              AND p.event_ts < e.event_ts
@@ -243,22 +199,45 @@ class Oracle:
         return row[0]
 
     def rows(self, table: str) -> pd.DataFrame:
-        """A table with timestamps as epoch microseconds and dates as text, like collect()."""
-        cols = self.db.execute(f"DESCRIBE {table}").fetchall()
+        """A table with timestamps as epoch microseconds and dates as text."""
+        return self.df(f"SELECT {self._plain(table)} FROM {table}")
+
+    def _plain(self, relation: str) -> str:
+        cols = self.db.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
         exprs = []
         for name, dtype, *_ in cols:
             if dtype.startswith("TIMESTAMP"):
-                exprs.append(f"epoch_us({name}) AS {name}")
+                exprs.append(f'epoch_us("{name}") AS "{name}"')
             elif dtype == "DATE":
-                exprs.append(f"strftime({name}, '%Y-%m-%d') AS {name}")
+                exprs.append(f'strftime("{name}", \'%Y-%m-%d\') AS "{name}"')
             else:
-                exprs.append(name)
-        return self.df(f"SELECT {', '.join(exprs)} FROM {table}")
+                exprs.append(f'"{name}"')
+        return ", ".join(exprs)
 
-    def to_parquet(self, sql: str, name: str) -> Path:
-        path = self.workdir / f"{name}.parquet"
+    def to_parquet(self, sql: str, name: str) -> str:
+        """``sql``'s rows as a Parquet file the worker can read; returns its path."""
+        path = self.workdir / f"{name}-{next(self._names)}.parquet"
         self.db.execute(f"COPY ({sql}) TO '{path}' (FORMAT parquet)")
-        return path
+        return str(path)
+
+    # -- what the learner wrote, read with DuckDB ---------------------------------------
+
+    def written(self, path: str) -> str:
+        """A DuckDB relation over the Parquet files Spark wrote in the folder ``path``."""
+        return f"read_parquet('{path}/*.parquet')"
+
+    def read(self, path: str) -> pd.DataFrame:
+        """What the learner's DataFrame held: timestamps as epoch µs, dates as text."""
+        relation = self.written(path)
+        return self.df(f"SELECT {self._plain(relation)} FROM {relation}")
+
+    def types(self, path: str) -> dict[str, str]:
+        """Column name -> DuckDB type of the Parquet files in ``path``."""
+        rows = self.db.execute(f"DESCRIBE SELECT * FROM {self.written(path)}").fetchall()
+        return {name: dtype for name, dtype, *_ in rows}
+
+
+# -- fixtures -------------------------------------------------------------------------
 
 
 class Lab:
@@ -266,33 +245,92 @@ class Lab:
 
     CLEAN_COLUMNS = CLEAN_COLUMNS
     WEEK_S = WEEK_S
-    learner = staticmethod(learner)
+    SPARK_TIMEOUT_S = SPARK_TIMEOUT_S
     attempt = staticmethod(attempt)
-    collect = staticmethod(collect)
+
+    def __init__(self, learner: Any, shared: Path) -> None:
+        self._learner = learner
+        self.shared = shared
+        self._outputs = itertools.count()
+
+    def module(self, name: str) -> Any:
+        """``etl_lab.<name>`` (or another module), imported in the worker."""
+        full = name if "." in name or name == "etl_bridge" else f"etl_lab.{name}"
+        return self._learner.module(full, timeout=SPARK_TIMEOUT_S)
+
+    @property
+    def bridge(self) -> Any:
+        return self.module("etl_bridge")
+
+    def spark(self) -> Any:
+        """A handle on the worker's one SparkSession."""
+        return self.bridge.session()
+
+    def out(self, name: str) -> str:
+        """A new path in the shared folder for the worker to write to."""
+        return str(self.shared / "out" / f"{name}-{next(self._outputs)}")
+
+    def load(self, path: str) -> Any:
+        """A handle on a DataFrame over the Parquet at ``path``, in the worker."""
+        return self.bridge.load(path)
+
+    def save(self, df: Any, name: str) -> str:
+        """Write the learner's DataFrame (a handle) as Parquet; return where."""
+        path = self.out(name)
+        self.bridge.save(df, path)
+        return path
 
 
 @pytest.fixture(scope="session")
-def lab() -> type[Lab]:
-    return Lab
+def shared(learner: Any) -> Iterator[Path]:
+    """A folder both the tests and the worker can read and write, made by the worker."""
+    bridge = learner.module("etl_bridge", timeout=SPARK_TIMEOUT_S)
+    folder = str(bridge.shared_folder())
+    root = Path(folder)
+    for name in ("in", "out"):
+        (root / name).mkdir()
+        (root / name).chmod(0o777)  # the worker's user writes its outputs under out/
+    yield root
+    with contextlib.suppress(AssertionError):
+        learner.module("etl_bridge").remove(folder)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def oracle(raw_log: Path, tmp_path_factory: pytest.TempPathFactory) -> Oracle:
-    return Oracle(raw_log, tmp_path_factory.mktemp("oracle"))
-
-
-def _spark_table(spark: Any, oracle: Oracle, sql: str, name: str) -> Any:
-    path = oracle.to_parquet(sql, name)
-    return spark.read.parquet(str(path)).select(*CLEAN_COLUMNS).cache()
+def lab(learner: Any, shared: Path) -> Lab:
+    return Lab(learner, shared)
 
 
 @pytest.fixture(scope="session")
-def clean_events(spark: Any, oracle: Oracle) -> Any:
-    """The oracle's clean table as a Spark DataFrame: the input for tasks 2-4."""
-    return _spark_table(spark, oracle, "SELECT * FROM clean", "clean")
+def raw_private(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The raw log, generated in the tests' own folder: the oracle reads this copy."""
+    from etl_lab import datagen  # provided, pristine in the tests' tree
+
+    path = tmp_path_factory.mktemp("raw") / "events.jsonl"
+    datagen.generate(path, N_EVENTS, seed=SEED)
+    return path
 
 
 @pytest.fixture(scope="session")
-def deduped_events(spark: Any, oracle: Oracle) -> Any:
-    """The oracle's deduplicated table as a Spark DataFrame."""
-    return _spark_table(spark, oracle, "SELECT * FROM dedup", "dedup")
+def raw_log(raw_private: Path, shared: Path) -> str:
+    """The same raw log, copied where the worker can read it."""
+    target = shared / "in" / "events.jsonl"
+    shutil.copyfile(raw_private, target)
+    return str(target)
+
+
+@pytest.fixture(scope="session")
+def oracle(raw_private: Path, shared: Path) -> Oracle:
+    return Oracle(raw_private, shared / "in")
+
+
+@pytest.fixture(scope="session")
+def clean_events(oracle: Oracle) -> str:
+    """The oracle's clean table as Parquet (the input for tasks 2-4): its path."""
+    return oracle.to_parquet("SELECT * FROM clean", "clean")
+
+
+@pytest.fixture(scope="session")
+def deduped_events(oracle: Oracle) -> str:
+    """The oracle's deduplicated table as Parquet: its path."""
+    return oracle.to_parquet("SELECT * FROM dedup", "dedup")

@@ -11,43 +11,47 @@ import pytest
 
 pytestmark = pytest.mark.task(1)
 
+# Spark's types, and the DuckDB type each one reads back as from Parquet.
 EXPECTED_TYPES = {
-    "event_id": "string",
-    "user_id": "bigint",
-    "event_type": "string",
-    "amount": "double",
-    "event_ts": "timestamp",
-    "ingest_ts": "timestamp",
-    "source_offset": "bigint",
-    "event_date": "date",
+    "event_id": ("string", "VARCHAR"),
+    "user_id": ("bigint", "BIGINT"),
+    "event_type": ("string", "VARCHAR"),
+    "amount": ("double", "DOUBLE"),
+    "event_ts": ("timestamp", "TIMESTAMP WITH TIME ZONE"),
+    "ingest_ts": ("timestamp", "TIMESTAMP WITH TIME ZONE"),
+    "source_offset": ("bigint", "BIGINT"),
+    "event_date": ("date", "DATE"),
 }
 
 
+def run_ingest(lab: Any, oracle: Any, path: str, what: str) -> Any:
+    """ingest() on the log at ``path``, written back as Parquet and read with DuckDB.
+
+    Returns an Outcome of (clean column types, clean rows, quarantine rows).
+    """
+
+    def run() -> tuple[dict[str, str], pd.DataFrame, pd.DataFrame]:
+        clean, quarantine = lab.module("ingest").ingest(lab.spark(), path)
+        clean_path = lab.save(clean, "clean")
+        quarantine_path = lab.save(quarantine, "quarantine")
+        return oracle.types(clean_path), oracle.read(clean_path), oracle.read(quarantine_path)
+
+    return lab.attempt(f"etl_lab.ingest.ingest(spark, {what!r})", run)
+
+
 @pytest.fixture(scope="module")
-def ingested(spark: Any, raw_log: Path, lab: Any) -> Any:
-    """ingest() on the generated log, collected once: (clean schema, clean rows, quarantine)."""
-
-    def run() -> tuple[Any, pd.DataFrame, pd.DataFrame]:
-        clean, quarantine = lab.learner("ingest").ingest(spark, str(raw_log))
-        return clean.schema, lab.collect(clean), lab.collect(quarantine)
-
-    return lab.attempt(f"etl_lab.ingest.ingest(spark, {raw_log.name!r})", run)
+def ingested(raw_log: str, lab: Any, oracle: Any) -> Any:
+    """ingest() on the generated log, once: (clean types, clean rows, quarantine rows)."""
+    return run_ingest(lab, oracle, raw_log, Path(raw_log).name)
 
 
-def test_ingest_does_not_infer_the_schema(spark: Any, raw_log: Path, lab: Any) -> None:
-    ingest = lab.learner("ingest")
-    sc = spark.sparkContext
-    group = "etl-lab-ingest-is-lazy"
-    sc.setJobGroup(group, "ingest must not run jobs")
-    try:
-        lab.attempt(
-            "etl_lab.ingest.ingest(spark, path)", lambda: ingest.ingest(spark, str(raw_log))
-        ).get()
-        jobs = list(sc.statusTracker().getJobIdsForGroup(group))
-    finally:
-        sc.setLocalProperty("spark.jobGroup.id", None)
-    assert not jobs, (
-        f"ingest() ran {len(jobs)} Spark job(s) before anyone asked for a result. "
+def test_ingest_does_not_infer_the_schema(raw_log: str, lab: Any) -> None:
+    jobs = lab.attempt(
+        "etl_lab.ingest.ingest(spark, path)",
+        lambda: lab.bridge.jobs_during(lab.module("ingest").ingest, lab.spark(), raw_log),
+    ).get()
+    assert jobs == 0, (
+        f"ingest() ran {jobs} Spark job(s) before anyone asked for a result. "
         "Reading JSON without .schema(...) scans the whole file to guess the types (and "
         "guesses differently when the data changes); an eager count() or collect() does the "
         "same. Pass an explicit schema to spark.read and return lazy DataFrames."
@@ -55,10 +59,13 @@ def test_ingest_does_not_infer_the_schema(spark: Any, raw_log: Path, lab: Any) -
 
 
 def test_clean_rows_have_the_contract_schema(ingested: Any) -> None:
-    schema, _, _ = ingested.get()
-    got = {f.name: f.dataType.simpleString() for f in schema.fields}
-    assert list(got) == list(EXPECTED_TYPES) and got == EXPECTED_TYPES, (
-        f"The clean DataFrame has columns {got}; expected exactly {EXPECTED_TYPES} in that "
+    types, _, _ = ingested.get()
+    spark_names = {duck: spark for spark, duck in EXPECTED_TYPES.values()}
+    spark_names.update({"TIMESTAMP": "timestamp_ntz", "INTEGER": "int", "FLOAT": "float"})
+    got = {name: spark_names.get(dtype, dtype) for name, dtype in types.items()}
+    want = {name: spark for name, (spark, _) in EXPECTED_TYPES.items()}
+    assert list(got) == list(want) and got == want, (
+        f"The clean DataFrame has columns {got}; expected exactly {want} in that "
         "order. Downstream jobs rely on this contract: user_id as a number, timestamps as "
         "real timestamps, event_date as a date."
     )
@@ -98,6 +105,103 @@ def test_each_bad_row_gets_the_right_reason(ingested: Any, oracle: Any) -> None:
     assert not wrong, (
         "These (event_id, reason) pairs were expected in the quarantine but are missing: "
         f"{sorted(wrong)[:5]}"
+    )
+
+
+# Hand-made lines with several defects each, and the reason each must get: the first one
+# in REASONS order that applies. The generated log plants one defect per line, so only
+# these lines say whether the rules are checked in the right order.
+SEVERAL_DEFECTS = [
+    # (line, reason)
+    (
+        '{"event_id":"","user_id":"n/a","event_type":"view","amount":null,'
+        '"event_ts":"not a timestamp"',
+        "malformed",
+    ),
+    (
+        '{"event_id":"","user_id":"n/a","event_type":"view","amount":null,'
+        '"event_ts":"not a timestamp"}',
+        "missing_event_id",
+    ),
+    ('{"user_id":null,"event_type":"purchase","amount":"12,50"}', "missing_event_id"),
+    (
+        '{"event_id":null,"user_id":10,"event_type":"purchase","amount":"$1",'
+        '"event_ts":"2024-03-05T10:00:00Z"}',
+        "missing_event_id",
+    ),
+    (
+        '{"event_id":"m3","user_id":"u_3","event_type":"purchase","amount":"N/A",'
+        '"event_ts":"2024-02-30T10:00:00Z"}',
+        "bad_user_id",
+    ),
+    (
+        '{"event_id":"m5","user_id":"n/a","event_type":"purchase","amount":"12,50",'
+        '"event_ts":"2024-03-05T10:00:00Z"}',
+        "bad_user_id",
+    ),
+    (
+        '{"event_id":"m4","user_id":4,"event_type":"purchase","amount":"$4.99",'
+        '"event_ts":"03/05/2024 14:22:01"}',
+        "bad_event_ts",
+    ),
+    (
+        '{"event_id":"m6","user_id":"6","event_type":"purchase","amount":"x","event_ts":null}',
+        "bad_event_ts",
+    ),
+    (
+        '{"event_id":"m9","user_id":9,"event_type":"view","amount":null,'
+        '"event_ts":"2024-03-05T25:10:00Z"}',
+        "bad_event_ts",
+    ),
+    (
+        '{"event_id":"m8","user_id":"8","event_type":"purchase","amount":"12.50",'
+        '"event_ts":"2024-03-05T10:00:00+05:30"}',
+        None,
+    ),
+    # A purchase without an amount is odd, but the amount is not malformed: clean.
+    (
+        '{"event_id":"m10","user_id":10,"event_type":"purchase","amount":null,'
+        '"event_ts":"2024-03-05T10:00:00Z"}',
+        None,
+    ),
+]
+
+
+def test_reason_priority_is_not_reordered_on_rows_with_several_defects(
+    lab: Any, oracle: Any, shared: Path
+) -> None:
+    path = shared / "in" / "several-defects.jsonl"
+    lines = []
+    for number, (line, _) in enumerate(SEVERAL_DEFECTS):
+        tail = f',"ingest_ts":"2024-03-05T12:00:00Z","source_offset":{9000 + number}}}'
+        lines.append(line[:-1] + tail if line.endswith("}") else line)
+    path.write_text("\n".join(lines) + "\n")
+    oracle.build(path, prefix="several_")
+    want = oracle.df("SELECT event_id, reason FROM several_typed ORDER BY ALL")
+    assert Counter(want["reason"].dropna()) == Counter(r for _, r in SEVERAL_DEFECTS if r), (
+        "the oracle and this test's list of reasons disagree"
+    )
+    _, clean, quarantine = run_ingest(lab, oracle, str(path), path.name).get()
+    got_reasons = Counter(quarantine["reason"]) if "reason" in quarantine else Counter()
+    want_reasons = Counter(want["reason"].dropna())
+    ids, reasons = quarantine.get("event_id", []), quarantine.get("reason", [])
+    by_id = {e: r for e, r in zip(ids, reasons, strict=True) if isinstance(e, str) and e}
+    wrong = {
+        eid: (by_id.get(eid), reason)
+        for eid, reason in zip(want["event_id"], want["reason"], strict=True)
+        if isinstance(eid, str) and eid and reason is not None and by_id.get(eid) != reason
+    }
+    clean_ids = sorted(clean["event_id"]) if "event_id" in clean else []
+    want_clean = sorted(oracle.df("SELECT event_id FROM several_clean")["event_id"])
+    assert got_reasons == want_reasons and not wrong and clean_ids == want_clean, (
+        f"On {len(SEVERAL_DEFECTS)} lines with several defects each, the quarantine reasons "
+        f"were {dict(got_reasons)}, expected {dict(want_reasons)}; per event_id "
+        f"(got, expected): {wrong}; clean rows {clean_ids} (expected {want_clean}). A row "
+        "with several "
+        "defects gets the *first* reason that applies, in the order of REASONS: malformed, "
+        "missing_event_id, bad_user_id, bad_event_ts, bad_amount. Build one F.when(...) "
+        "chain in that order; separate filters, or a chain in another order, label the "
+        "same row differently and make the quarantine's counts meaningless."
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,40 +28,55 @@ EDGE_EVENTS = [
     *[(f"t{i:02d}", 2, T0 + 19 * DAY + i * 3600 * SEC, 2.0) for i in range(12)],
     # user 3: a single event has no history at all.
     ("c1", 3, T0 + 3 * DAY, 5.0),
+    # user 4: views only. w2 has one event of history, and no amount in it: 0.0, not NULL.
+    ("w1", 4, T0, None),
+    ("w2", 4, T0 + 2 * DAY, None),
 ]
 
 
 @pytest.fixture(scope="module")
-def features(deduped_events: Any, lab: Any) -> Any:
-    return lab.attempt(
-        "etl_lab.features.add_rolling_features(events)",
-        lambda: lab.collect(lab.learner("features").add_rolling_features(deduped_events)),
-    )
+def features(deduped_events: str, lab: Any, oracle: Any) -> Any:
+    return features_of(lab, oracle, deduped_events, "events")
+
+
+def features_of(lab: Any, oracle: Any, path: str, what: str) -> Any:
+    """add_rolling_features() on the Parquet table at ``path``: (column types, rows)."""
+
+    def run() -> tuple[dict[str, str], pd.DataFrame]:
+        out = lab.save(lab.module("features").add_rolling_features(lab.load(path)), "features")
+        return oracle.types(out), oracle.read(out)
+
+    return lab.attempt(f"etl_lab.features.add_rolling_features({what})", run)
 
 
 @pytest.fixture(scope="module")
-def edge_features(spark: Any, lab: Any) -> Any:
-    from pyspark.sql import functions as F
-
-    rows = [
-        (eid, uid, "purchase", amount, ts, ts, i, ts.date())
-        for i, (eid, uid, ts, amount) in enumerate(EDGE_EVENTS)
-    ]
-    schema = (
-        "event_id string, user_id bigint, event_type string, amount double, "
-        "event_ts timestamp, ingest_ts timestamp, source_offset bigint, event_date date"
-    )
-    df = spark.createDataFrame(rows, schema).withColumn("event_date", F.to_date("event_ts"))
-    return lab.attempt(
-        "etl_lab.features.add_rolling_features(hand-made events)",
-        lambda: lab.collect(lab.learner("features").add_rolling_features(df)).set_index("event_id"),
-    )
-
-
-@pytest.fixture(scope="module")
-def edge_expected(oracle: Any, lab: Any) -> pd.DataFrame:
+def edge_features(lab: Any, oracle: Any) -> Any:
     events = pd.DataFrame(EDGE_EVENTS, columns=["event_id", "user_id", "event_ts", "amount"])
-    oracle.db.register("edge_events", events)
+    oracle.db.register("edge_events_raw", events)
+    oracle.db.execute(
+        """
+        CREATE OR REPLACE TABLE edge_events AS
+        SELECT event_id, CAST(user_id AS BIGINT) AS user_id,
+               CASE WHEN amount IS NULL OR isnan(amount) THEN 'view' ELSE 'purchase' END
+                 AS event_type,
+               CASE WHEN isnan(amount) THEN NULL ELSE CAST(amount AS DOUBLE) END AS amount,
+               CAST(event_ts AS TIMESTAMPTZ) AS event_ts,
+               CAST(event_ts AS TIMESTAMPTZ) AS ingest_ts,
+               CAST(row_number() OVER () AS BIGINT) AS source_offset,
+               CAST(CAST(event_ts AS TIMESTAMPTZ) AS DATE) AS event_date
+        FROM edge_events_raw
+        """
+    )
+    path = oracle.to_parquet("SELECT * FROM edge_events", "edge_events")
+    outcome = features_of(lab, oracle, path, "hand-made events")
+    if outcome.error is None:
+        types, rows = outcome.value
+        outcome.value = (types, rows.set_index("event_id"))
+    return outcome
+
+
+@pytest.fixture(scope="module")
+def edge_expected(edge_features: Any, oracle: Any, lab: Any) -> pd.DataFrame:
     return oracle.df(
         f"""
         SELECT e.event_id, count(p.event_id) AS user_events_7d,
@@ -81,18 +97,27 @@ def _check_columns(got: pd.DataFrame) -> None:
     )
 
 
+def _number(value: Any) -> float | None:
+    """A feature value as a float; None for NULL or NaN, which never equal a number."""
+    if value is None or value is pd.NA:
+        return None
+    number = float(value)
+    return None if math.isnan(number) else number
+
+
 def _mismatches(got: pd.DataFrame, want: pd.DataFrame, ids: list[str]) -> list[str]:
     lines = []
     for eid in ids:
-        g = (int(got.at[eid, "user_events_7d"]), float(got.at[eid, "user_amount_7d"]))
-        w = (int(want.at[eid, "user_events_7d"]), float(want.at[eid, "user_amount_7d"]))
-        if g[0] != w[0] or abs(g[1] - w[1]) > 1e-6:
+        g = (_number(got.at[eid, "user_events_7d"]), _number(got.at[eid, "user_amount_7d"]))
+        w = (_number(want.at[eid, "user_events_7d"]), _number(want.at[eid, "user_amount_7d"]))
+        # NULL (or NaN) is never a match: the expected values are always numbers.
+        if None in g or g[0] != w[0] or abs(g[1] - w[1]) > 1e-6:  # type: ignore[operator]
             lines.append(f"{eid}: got (count, amount) {g}, expected {w}")
     return lines
 
 
 def test_rolling_features_match_the_oracle(features: Any, oracle: Any) -> None:
-    got = features.get()
+    _, got = features.get()
     _check_columns(got)
     want = oracle.rows("features").set_index("event_id")
     got = got.set_index("event_id")
@@ -110,7 +135,7 @@ def test_rolling_features_match_the_oracle(features: Any, oracle: Any) -> None:
 def test_window_is_seven_days_of_time_not_seven_rows(
     edge_features: Any, edge_expected: pd.DataFrame
 ) -> None:
-    got = edge_features.get()
+    _, got = edge_features.get()
     _check_columns(got)
     ids = [eid for eid, uid, _, _ in EDGE_EVENTS if uid == 2]
     wrong = _mismatches(got, edge_expected, ids)
@@ -125,7 +150,7 @@ def test_window_is_seven_days_of_time_not_seven_rows(
 def test_window_boundaries_at_exactly_seven_days(
     edge_features: Any, edge_expected: pd.DataFrame
 ) -> None:
-    got = edge_features.get()
+    _, got = edge_features.get()
     _check_columns(got)
     wrong = _mismatches(got, edge_expected, ["b2", "b3"])
     assert not wrong, (
@@ -137,7 +162,7 @@ def test_window_boundaries_at_exactly_seven_days(
 def test_current_event_is_not_in_its_own_features(
     edge_features: Any, edge_expected: pd.DataFrame, features: Any, oracle: Any
 ) -> None:
-    got = edge_features.get()
+    _, got = edge_features.get()
     _check_columns(got)
     wrong = _mismatches(got, edge_expected, ["b1", "c1", "b3", "b4"])
     assert not wrong, (
@@ -148,7 +173,7 @@ def test_current_event_is_not_in_its_own_features(
     firsts = oracle.df(
         "SELECT event_id FROM dedup QUALIFY event_ts = min(event_ts) OVER (PARTITION BY user_id)"
     )["event_id"]
-    full = features.get().set_index("event_id")
+    full = features.get()[1].set_index("event_id")
     leaked = [e for e in firsts if full.at[e, "user_events_7d"] != 0]
     assert not leaked, (
         f"{len(leaked)} users' first events have user_events_7d > 0, e.g. {leaked[:3]}; "
@@ -157,7 +182,7 @@ def test_current_event_is_not_in_its_own_features(
 
 
 def test_future_events_are_not_used(features: Any, oracle: Any) -> None:
-    got = features.get().set_index("event_id")
+    got = features.get()[1].set_index("event_id")
     _check_columns(got.reset_index())
     # Events that have later events of the same user within 7 days: a window that looks
     # forward (or the whole partition) counts those too.
@@ -178,4 +203,35 @@ def test_future_events_are_not_used(features: Any, oracle: Any) -> None:
         f"{len(too_many)} events count more history than happened before them, e.g. "
         f"{too_many[:3]}: the window includes later events. Bound it above by the event "
         "itself (exclusive), never by an offset that reaches into the future."
+    )
+
+
+def test_empty_window_amount_is_zero_not_null(
+    edge_features: Any, edge_expected: pd.DataFrame, features: Any, oracle: Any
+) -> None:
+    _, got = edge_features.get()
+    _check_columns(got)
+    wrong = _mismatches(got, edge_expected, ["b1", "c1", "w1", "w2"])
+    assert not wrong, (
+        f"{wrong}. An event with no history (a user's first event), or whose history holds "
+        "no amounts (views only), has user_events_7d = 0 and user_amount_7d = 0.0. "
+        "count over an empty window is 0, but sum is NULL, and a NULL feature becomes NaN in "
+        "training, where most models either fail or treat it as 'unknown' rather than 'none'. "
+        "Wrap the sum in F.coalesce(..., F.lit(0.0))."
+    )
+    _, full = features.get()
+    nulls = int(full["user_amount_7d"].isna().sum()) + int(full["user_events_7d"].isna().sum())
+    assert nulls == 0, (
+        f"{nulls} feature values over the generated log are NULL; expected none (0 and 0.0 "
+        "for an empty window)."
+    )
+
+
+def test_feature_types_are_a_count_and_an_amount(features: Any) -> None:
+    types, _ = features.get()
+    got = {name: types.get(name) for name in ("user_events_7d", "user_amount_7d")}
+    assert got == {"user_events_7d": "BIGINT", "user_amount_7d": "DOUBLE"}, (
+        f"The feature columns were written with the types {got}; expected a whole count "
+        "(bigint, Spark's count) and an amount (double). A count cast to double, or an "
+        "amount rounded to an integer, changes what the model and the feature store see."
     )

@@ -10,12 +10,24 @@ import pytest
 pytestmark = pytest.mark.task(4)
 
 
-def _write(lab: Any, df: Any, path: Path, what: str) -> None:
-    output = lab.learner("output")
-    lab.attempt(
-        f"etl_lab.output.write_partitioned({what}, path)",
-        lambda: output.write_partitioned(df, str(path)),
-    ).get()
+def _write(lab: Any, source: str, path: Path, what: str) -> None:
+    """write_partitioned() of the Parquet table at ``source`` into ``path``."""
+
+    def run() -> None:
+        lab.module("output").write_partitioned(lab.load(source), str(path))
+        lab.bridge.share(str(path))
+
+    lab.attempt(f"etl_lab.output.write_partitioned({what}, path)", run).get()
+
+
+@pytest.fixture
+def out(lab: Any) -> Path:
+    """A new table folder in the shared folder."""
+    return Path(lab.out("table")) / "events"
+
+
+def _subset(oracle: Any, where: str, name: str) -> str:
+    return oracle.to_parquet(f"SELECT * FROM dedup WHERE {where}", name)
 
 
 def _counts_written(oracle: Any, path: Path) -> dict[str, int]:
@@ -61,9 +73,8 @@ def _dates(oracle: Any) -> list[str]:
 
 
 def test_output_is_partitioned_by_event_date(
-    deduped_events: Any, oracle: Any, lab: Any, tmp_path: Path
+    deduped_events: str, oracle: Any, lab: Any, out: Path
 ) -> None:
-    out = tmp_path / "events"
     _write(lab, deduped_events, out, "events")
     dirs = sorted(p.name for p in out.glob("*") if p.is_dir())
     want_dirs = [f"event_date={d}" for d in _dates(oracle)]
@@ -81,9 +92,8 @@ def test_output_is_partitioned_by_event_date(
 
 
 def test_rerun_is_idempotent_not_append(
-    deduped_events: Any, oracle: Any, lab: Any, tmp_path: Path
+    deduped_events: str, oracle: Any, lab: Any, out: Path
 ) -> None:
-    out = tmp_path / "events"
     _write(lab, deduped_events, out, "events")
     _write(lab, deduped_events, out, "the same events again")
     got = sum(_counts_written(oracle, out).values())
@@ -96,18 +106,17 @@ def test_rerun_is_idempotent_not_append(
 
 
 def test_static_overwrite_does_not_delete_other_partitions(
-    deduped_events: Any, oracle: Any, lab: Any, tmp_path: Path
+    oracle: Any, lab: Any, out: Path
 ) -> None:
-    from pyspark.sql import functions as F
-
     dates = _dates(oracle)
     cut = dates[len(dates) // 2]
-    out = tmp_path / "events"
-    _write(lab, deduped_events.filter(F.col("event_date") <= F.lit(cut)), out, "first half")
+    first = _subset(oracle, f"event_date <= DATE '{cut}'", "first-half")
+    _write(lab, first, out, "first half")
     # A rerun of the cut day (with half of its rows, say after more dedup) plus new days.
-    second = deduped_events.filter(
-        (F.col("event_date") > F.lit(cut))
-        | ((F.col("event_date") == F.lit(cut)) & (F.col("source_offset") % 2 == 0))
+    second = _subset(
+        oracle,
+        f"event_date > DATE '{cut}' OR (event_date = DATE '{cut}' AND source_offset % 2 = 0)",
+        "second-half",
     )
     _write(lab, second, out, "second half")
     got = _counts_written(oracle, out)
@@ -126,17 +135,12 @@ def test_static_overwrite_does_not_delete_other_partitions(
     )
 
 
-def test_incremental_run_touches_only_new_partitions(
-    deduped_events: Any, oracle: Any, lab: Any, tmp_path: Path
-) -> None:
-    from pyspark.sql import functions as F
-
+def test_incremental_run_touches_only_new_partitions(oracle: Any, lab: Any, out: Path) -> None:
     dates = _dates(oracle)
     cut = dates[-4]
-    out = tmp_path / "events"
-    _write(lab, deduped_events.filter(F.col("event_date") < F.lit(cut)), out, "old days")
+    _write(lab, _subset(oracle, f"event_date < DATE '{cut}'", "old-days"), out, "old days")
     before = _snapshot(out)
-    _write(lab, deduped_events.filter(F.col("event_date") >= F.lit(cut)), out, "new days")
+    _write(lab, _subset(oracle, f"event_date >= DATE '{cut}'", "new-days"), out, "new days")
     after = _snapshot(out)
     changed = sorted(f for f in before if after.get(f) != before[f])
     assert not changed, (

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 pytestmark = [
@@ -25,9 +26,10 @@ FEATURES = ("user_events_7d", "user_amount_7d")
 
 
 @pytest.fixture(scope="module")
-def feature_source(oracle: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def feature_source(oracle: Any, shared: Path) -> Path:
     """The features table laid out like the ETL output: Parquet partitioned by event_date."""
-    path = tmp_path_factory.mktemp("feature_source") / "events"
+    path = shared / "in" / "feature_source" / "events"
+    path.parent.mkdir()
     oracle.db.execute(
         f"""
         COPY (SELECT event_id, user_id, event_ts, user_events_7d, user_amount_7d, event_date
@@ -95,20 +97,43 @@ def expected(oracle: Any, labels: pd.DataFrame) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def store(feature_source: Path, lab: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    repo = tmp_path_factory.mktemp("feast_repo")
-    return lab.attempt(
-        "etl_lab.feature_store.build_store(repo_dir, source_path)",
-        lambda: lab.learner("feature_store").build_store(repo, feature_source),
-    )
+def repo(lab: Any) -> Path:
+    """The Feast repo folder, in the shared folder: the worker writes it, the tests read it."""
+    return Path(lab.out("feast_repo"))
+
+
+@pytest.fixture(scope="module")
+def store(feature_source: Path, repo: Path, lab: Any) -> Any:
+    def build() -> Any:
+        store = lab.module("feature_store").build_store(str(repo), str(feature_source))
+        lab.bridge.share(str(repo))
+        return store
+
+    return lab.attempt("etl_lab.feature_store.build_store(repo_dir, source_path)", build)
+
+
+def _ipc(table: pd.DataFrame) -> bytes:
+    arrow = pa.Table.from_pandas(table, preserve_index=False)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, arrow.schema) as writer:
+        writer.write_table(arrow)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def _pandas(data: Any, what: str) -> pd.DataFrame:
+    assert type(data) is bytes, f"etl_bridge.ipc({what}) returned {type(data).__name__}"
+    return pa.ipc.open_stream(data).read_all().to_pandas()
 
 
 @pytest.fixture(scope="module")
 def training(store: Any, labels: pd.DataFrame, lab: Any) -> Any:
-    return lab.attempt(
-        "etl_lab.feature_store.training_set(store, entity_df)",
-        lambda: lab.learner("feature_store").training_set(store.get(), labels.copy()),
-    )
+    def run() -> pd.DataFrame:
+        bridge = lab.bridge
+        entity_df = bridge.frame(_ipc(labels))
+        result = lab.module("feature_store").training_set(store.get(), entity_df)
+        return _pandas(bridge.ipc(result), "training_set(...)")
+
+    return lab.attempt("etl_lab.feature_store.training_set(store, entity_df)", run)
 
 
 def _value(x: Any) -> float | None:
@@ -193,20 +218,25 @@ def test_ttl_is_respected(training: Any, expected: pd.DataFrame) -> None:
     )
 
 
-def test_online_features_equal_latest_offline_values(store: Any, oracle: Any, lab: Any) -> None:
-    module = lab.learner("feature_store")
-    fs = store.get()
+@pytest.fixture(scope="module")
+def online(store: Any, oracle: Any, lab: Any, repo: Path) -> Any:
+    """materialize(store, ONLINE_AT), then online_features(store, every user): a DataFrame."""
     users = sorted(oracle.df("SELECT DISTINCT user_id FROM features")["user_id"].astype(int))
-    lab.attempt(
-        "etl_lab.feature_store.materialize(store, end)", lambda: module.materialize(fs, ONLINE_AT)
-    ).get()
-    got = lab.attempt(
-        "etl_lab.feature_store.online_features(store, user_ids)",
-        lambda: module.online_features(fs, users),
-    ).get()
-    _check_columns(got.assign(event_timestamp=None, label=None))
-    got = got.set_index("user_id")
-    want = oracle.df(
+
+    def run() -> pd.DataFrame:
+        module = lab.module("feature_store")
+        fs = store.get()
+        module.materialize(fs, lab.bridge.when(ONLINE_AT.isoformat()))
+        lab.bridge.share(str(repo))
+        got = module.online_features(fs, [int(u) for u in users])
+        return _pandas(lab.bridge.ipc(got), "online_features(...)")
+
+    return lab.attempt("etl_lab.feature_store.materialize + online_features(store, users)", run)
+
+
+@pytest.fixture(scope="module")
+def latest_within_ttl(oracle: Any) -> pd.DataFrame:
+    return oracle.df(
         f"""
         SELECT u.user_id,
                arg_max(f.user_events_7d, f.event_ts) AS user_events_7d,
@@ -219,7 +249,10 @@ def test_online_features_equal_latest_offline_values(store: Any, oracle: Any, la
         GROUP BY u.user_id
         """
     ).set_index("user_id")
-    wrong = [
+
+
+def _online_mismatches(got: pd.DataFrame, want: pd.DataFrame) -> list[str]:
+    return [
         f"user {u}: online {_pair(got, u) if u in got.index else 'missing'}, "
         f"offline {(_value(row.user_events_7d), _value(row.user_amount_7d))}"
         for u, row in want.iterrows()
@@ -229,9 +262,59 @@ def test_online_features_equal_latest_offline_values(store: Any, oracle: Any, la
             _value(got.at[u, "user_amount_7d"]) or 0.0, _value(row.user_amount_7d) or 0.0
         )
     ]
+
+
+def test_online_features_equal_latest_offline_values(
+    online: Any, latest_within_ttl: pd.DataFrame
+) -> None:
+    got = online.get()
+    _check_columns(got.assign(event_timestamp=None, label=None))
+    want = latest_within_ttl
+    wrong = _online_mismatches(got.set_index("user_id"), want)
     assert not wrong, (
         f"After materializing up to {ONLINE_AT}, {len(wrong)} of {len(want)} users are served "
         f"online values that differ from the latest offline value within the TTL: {wrong[:3]}. "
         "Training and serving must see the same features, or the model meets different data "
         "in production (training/serving skew)."
+    )
+
+
+def test_online_store_itself_holds_the_latest_values(
+    online: Any, latest_within_ttl: pd.DataFrame, repo: Path
+) -> None:
+    """The tests' own Feast client reads the online store your materialize() filled."""
+    online.get()
+    from feast import FeatureStore, RepoConfig
+    from feast.infra.online_stores.sqlite import SqliteOnlineStoreConfig
+
+    for name in ("registry.db", "online.db"):
+        assert (repo / name).is_file(), (
+            f"The Feast repo has no {name}; build_store() must keep the registry at "
+            f"<repo_dir>/registry.db and the online store at <repo_dir>/online.db."
+        )
+    config = RepoConfig(
+        project="etl_lab",
+        provider="local",
+        registry=str(repo / "registry.db"),
+        online_store=SqliteOnlineStoreConfig(path=str(repo / "online.db")),
+        offline_store={"type": "file"},
+        entity_key_serialization_version=3,
+        repo_path=repo,
+    )
+    users = [int(u) for u in latest_within_ttl.index]
+    got = (
+        FeatureStore(config=config)
+        .get_online_features(
+            features=[f"user_activity:{name}" for name in FEATURES],
+            entity_rows=[{"user_id": u} for u in users],
+        )
+        .to_df()
+        .set_index("user_id")
+    )
+    wrong = _online_mismatches(got, latest_within_ttl)
+    assert not wrong, (
+        f"Read with Feast's own client, the online store serves values that differ from the "
+        f"latest offline value within the TTL for {len(wrong)} users: {wrong[:3]}. What "
+        "online_features() returns must be what the store really holds: a model server "
+        "reads the store, not your function's return value."
     )

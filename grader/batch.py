@@ -9,6 +9,11 @@ becomes an ``error`` row instead of stopping the batch. The output folder holds:
     reports/<learner>.json   one report per learner (the schema of GradeReport.as_json)
     gradebook.csv            learner, one column per task, score, max_score, status, …
     report.html              the cohort report (grader.cohort)
+    similarity.json          pairs of submissions that are suspiciously alike
+                             (grader.similarity; needs the ``cohort`` extra)
+
+A submission that could not be graded (status ``error``) has blank task and score cells
+in the gradebook, not 0: imported into an LMS, a 0 is a real grade.
 
 The gradebook and report are rebuilt from every JSON report, so a batch is resumable: a
 learner who already has a report is skipped unless ``force``. A report whose status is
@@ -23,8 +28,10 @@ import json
 import logging
 import os
 import re
+import subprocess
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,21 +45,25 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from grader import __version__
 from grader.api import grade_lab
-from grader.cohort import LearnerResult, render_html
+from grader.cohort import LearnerResult, RunDetails, render_html
 from grader.errors import GraderError, SubmissionError
-from grader.lab import Lab
+from grader.lab import Lab, repo_root
 from grader.report import clean_report, clean_text, ungraded_report
 from grader.results import Status, as_number
 from grader.runners import Runner
+from grader.similarity import SimilarityReport, compare_submissions
 
 __all__ = [
     "GRADEBOOK",
     "REPORTS_DIR",
     "REPORT_HTML",
+    "SIMILARITY_JSON",
     "find_learners",
     "grade_cohort",
     "gradebook_csv",
+    "grader_version",
 ]
 
 log = logging.getLogger(__name__)
@@ -60,6 +71,7 @@ log = logging.getLogger(__name__)
 GRADEBOOK = "gradebook.csv"
 REPORT_HTML = "report.html"
 REPORTS_DIR = "reports"
+SIMILARITY_JSON = "similarity.json"
 # A cell a spreadsheet would evaluate: a formula sign, even behind blanks or invisible
 # characters (zero-width spaces and joiners, direction marks, word joiner, BOM).
 _FORMULA = re.compile(r"[\s\u200b-\u200f\u2060\ufeff]*[=+\-@]")
@@ -175,12 +187,13 @@ def gradebook_csv(lab: Lab, rows: list[LearnerResult]) -> str:
         ]
     )
     for row in rows:
-        cells = [row.task(t.id) for t in lab.tasks]
+        # Not graded is not 0: blank cells, so that an LMS import records no grade.
+        cells = [row.task(t.id) if row.graded else None for t in lab.tasks]
         writer.writerow(
             [
                 _cell(row.learner),
                 *("" if c is None else as_number(c.score) for c in cells),
-                as_number(row.score),
+                as_number(row.score) if row.graded else "",
                 row.max_score,
                 str(row.status),
                 f"{row.duration_s:.2f}",
@@ -188,6 +201,39 @@ def gradebook_csv(lab: Lab, rows: list[LearnerResult]) -> str:
             ]
         )
     return buffer.getvalue()
+
+
+def grader_version() -> str:
+    """The grader's git commit (with ``+changes`` when grader/ or labs/ has uncommitted
+    edits), or its package version outside a git checkout."""
+    root = repo_root()
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(root), *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "--short=12", "HEAD")
+        changed = git("status", "--porcelain", "--", "grader", "labs")
+    except (OSError, subprocess.SubprocessError):
+        return f"mlskills-grader {__version__} (not a git checkout)"
+    return f"{commit}+changes" if changed else commit
+
+
+def _similarity(lab: Lab, learners: list[tuple[str, Path]]) -> SimilarityReport | str:
+    """The cohort's similar pairs, or why they could not be computed (never raises)."""
+    try:
+        return compare_submissions(lab, learners)
+    except GraderError as exc:
+        return f"Not computed: {exc}"
+    except Exception as exc:  # the gradebook matters more than the similarity section
+        log.debug("similarity failed", exc_info=True)
+        return f"Not computed: the comparison failed ({exc!r})."
 
 
 def grade_cohort(
@@ -253,8 +299,24 @@ def grade_cohort(
 
     merged = {**existing, **fresh}
     rows = [
-        LearnerResult.from_json(name, merged[name], fresh=name in fresh) for name in sorted(merged)
+        LearnerResult.from_json(
+            name, merged[name], fresh=name in fresh, graded_at=_written_at(reports, name)
+        )
+        for name in sorted(merged)
     ]
     _write_atomically(out_dir / GRADEBOOK, gradebook_csv(lab, rows))
-    _write_atomically(out_dir / REPORT_HTML, render_html(lab, rows))
+    similarity = _similarity(lab, learners)
+    if isinstance(similarity, SimilarityReport):
+        text = json.dumps(similarity.as_json(), indent=2, ensure_ascii=False) + "\n"
+        _write_atomically(out_dir / SIMILARITY_JSON, text)
+    run = RunDetails(made_at=datetime.now(UTC), grader_version=grader_version(), runner=runner.name)
+    html = render_html(lab, rows, run=run, similarity=similarity)
+    _write_atomically(out_dir / REPORT_HTML, html)
     return rows
+
+
+def _written_at(reports: Path, learner: str) -> datetime | None:
+    try:
+        return datetime.fromtimestamp((reports / f"{learner}.json").stat().st_mtime, UTC)
+    except OSError:
+        return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -13,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from grader import api, batch, gradescope, mutants, report
+from grader import api, batch, gradescope, mutants, report, similarity
 from grader.errors import GraderError, ManifestError
 from grader.hints import next_hints
 from grader.lab import Lab, find_lab, labs_dir, list_labs, load_lab, repo_root
@@ -127,6 +128,31 @@ def _parser() -> argparse.ArgumentParser:
     )
     _runner_option(cohort)
 
+    alike = verbs.add_parser(
+        "similarity",
+        help="flag pairs of submissions that are suspiciously alike (the starter is base "
+        "code) and show what they share",
+    )
+    alike.add_argument("slug")
+    alike.add_argument("submissions", type=Path, metavar="SUBMISSIONS-DIR")
+    alike.add_argument(
+        "--threshold",
+        type=float,
+        default=similarity.DEFAULT_THRESHOLD,
+        metavar="F",
+        help="flag a pair when this share of either one's own code is in the other "
+        f"(default {similarity.DEFAULT_THRESHOLD})",
+    )
+    alike.add_argument(
+        "--min-shared",
+        type=int,
+        default=similarity.DEFAULT_MIN_SHARED,
+        metavar="N",
+        help="and they share at least N normalised characters "
+        f"(default {similarity.DEFAULT_MIN_SHARED})",
+    )
+    alike.add_argument("--json", type=Path, metavar="PATH", help="write the pairs as JSON")
+
     export = verbs.add_parser("export-gradescope", help="write a Gradescope autograder zip")
     export.add_argument("slug")
     export.add_argument(
@@ -166,6 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "progress": _progress,
             "reset": _reset,
             "batch": _batch,
+            "similarity": _similarity,
             "export-gradescope": _export_gradescope,
         }[args.verb]
         if args.verb in ("grade", "hint", "watch") and not args.slug:
@@ -429,6 +456,57 @@ def _batch(args: argparse.Namespace, out: Console) -> int:
         soft_wrap=True,
     )
     return 1 if any(r.status is Status.ERROR for r in rows) else 0
+
+
+def _similarity(args: argparse.Namespace, out: Console) -> int:
+    lab = find_lab(args.slug)
+    result = similarity.compare_submissions(
+        lab,
+        batch.find_learners(args.submissions),
+        threshold=args.threshold,
+        min_shared=args.min_shared,
+    )
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result.as_json(), indent=2, ensure_ascii=False) + "\n")
+    clean = report.clean_text
+    out.print(Text(f"{len(result.compared)} submissions compared; {result.method}."))
+    for name, reason in result.skipped:
+        out.print(Text(f"  not compared: {clean(name)}: {clean(reason)}", style="yellow"))
+    flagged = result.flagged
+    if not flagged:
+        closest = result.pairs[0] if result.pairs else None
+        tail = (
+            f" The closest pair, {clean(closest.left)} and {clean(closest.right)}, shares "
+            f"{closest.score:.0%}."
+            if closest is not None
+            else ""
+        )
+        out.print(Text(f"No pair reaches {result.threshold:.0%}.{tail}"), soft_wrap=True)
+        return 0
+    noun = "pair" if len(flagged) == 1 else "pairs"
+    table = Table(title=f"{len(flagged)} {noun} flagged", title_justify="left")
+    for column in ("learner", "learner", "of the first's code", "of the second's code"):
+        table.add_column(column, justify="right" if "code" in column else "left")
+    for pair in flagged:
+        table.add_row(
+            Text(clean(pair.left)),
+            Text(clean(pair.right)),
+            f"{pair.left_share:.0%}",
+            f"{pair.right_share:.0%}",
+        )
+    out.print(table)
+    for pair in flagged:
+        out.rule(Text(f"{clean(pair.left)} and {clean(pair.right)}: shared passages"))
+        for mine, theirs in pair.passages:
+            where = f"{clean(pair.left)} {clean(mine.file)}:{mine.first}-{mine.last}"
+            if theirs is not None:
+                where += (
+                    f"  ~  {clean(pair.right)} {clean(theirs.file)}:{theirs.first}-{theirs.last}"
+                )
+            out.print(Text(where, style="bold"))
+            out.print(Text(clean(mine.text)), soft_wrap=True)
+    return 1
 
 
 def _export_gradescope(args: argparse.Namespace, out: Console) -> int:

@@ -151,12 +151,27 @@ def test_gradebook_has_a_column_per_task_and_the_reports_scores(
     ]
     for line in book:
         report = json.loads((out / "reports" / f"{line['learner']}.json").read_text())
-        assert float(line["score"]) == report["score"]
         assert int(line["max_score"]) == report["max_score"]
         assert line["status"] == report["status"]
         assert float(line["duration_s"]) == pytest.approx(report["duration_s"], abs=0.01)
+        if report["status"] == "error":
+            continue  # blank cells: see the next test
+        assert float(line["score"]) == report["score"]
         for column, task in zip(task_columns, report["tasks"], strict=True):
             assert float(line[column]) == task["score"]
+
+
+def test_gradebook_leaves_the_cells_of_a_submission_that_could_not_be_graded_blank(
+    cohort: dict[str, Any], calc: Lab
+) -> None:
+    """An LMS imports a 0 as a real grade; a blank is no grade."""
+    dave = next(line for line in read_gradebook(cohort["out"]) if line["learner"] == "dave")
+    assert dave["status"] == "error"
+    assert [dave[f"{t.id}. {t.title}"] for t in calc.tasks] == ["", ""]
+    assert dave["score"] == ""
+    assert dave["max_score"] == "30" and "is a symlink" in dave["message"]
+    carol = next(line for line in read_gradebook(cohort["out"]) if line["learner"] == "carol")
+    assert (carol["1. Add"], carol["score"]) == ("0", "0")  # a graded 0 stays a 0
 
 
 def test_progress_bar_shows_the_count_and_the_failures(cohort: dict[str, Any]) -> None:
@@ -169,7 +184,36 @@ def test_progress_bar_shows_the_count_and_the_failures(cohort: dict[str, Any]) -
 def test_report_html_is_written_for_the_cohort(cohort: dict[str, Any]) -> None:
     html = (cohort["out"] / batch.REPORT_HTML).read_text()
     for row in cohort["rows"]:
-        assert f"<td>{row.learner}</td>" in html
+        assert f'<a href="reports/{row.learner}.json">{row.learner}</a>' in html
+        assert (cohort["out"] / "reports" / f"{row.learner}.json").is_file()
+    assert "mean score<b>20/30</b>" in html  # alice 30, bob 20, carol 0, erin 30; not dave
+    assert "could not grade<b>1</b>" in html
+    details = html[html.index('<h2 id="run">') : html.index("</dl>")]
+    assert f"<code>{batch.grader_version()}</code>" in details
+    assert "runner of this run</dt><dd>local" in details
+    assert 'graded in this run</dt><dd><span class="num">5</span>' in details
+
+
+def test_grader_version_is_the_git_commit(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    head = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short=12", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert batch.grader_version().removesuffix("+changes") == head
+    monkeypatch.setenv("MLSKILLS_ROOT", str(tmp_path))  # not a git checkout
+    assert batch.grader_version().startswith("mlskills-grader ")
+
+
+def test_similarity_of_the_cohort_is_written_beside_the_report(cohort: dict[str, Any]) -> None:
+    data = json.loads((cohort["out"] / batch.SIMILARITY_JSON).read_text())
+    assert data["lab"] == "calc"
+    # alice and erin hand in the same solution; dave's folder holds a symlink
+    assert sorted(data["compared"]) == ["alice", "bob", "carol", "erin"]
+    assert [s["learner"] for s in data["skipped"]] == ["dave"]
+    html = (cohort["out"] / batch.REPORT_HTML).read_text()
+    assert '<h2 id="similarity">Similar submissions</h2>' in html
 
 
 def test_two_runs_give_the_same_gradebook_and_reports(
@@ -253,7 +297,12 @@ def test_resume_skips_learners_with_a_report_and_force_grades_them_again(
     )
     assert resumed.graded == []
     assert [(r.learner, r.fresh) for r in rows] == [("ann", False), ("ben", False)]
+    assert all(r.graded_at is not None for r in rows)
     assert (out / batch.GRADEBOOK).read_text() == book
+    html = (out / batch.REPORT_HTML).read_text()
+    assert 'graded in this run</dt><dd><span class="num">0</span>' in html
+    assert 'resumed from earlier reports</dt><dd><span class="num">2</span>' in html
+    assert "fake runner: 2" in html and html.count("resumed · ") == 2
 
     (subs / "cat" / "fx").mkdir(parents=True)
     (subs / "cat" / "fx" / "calc.py").write_text("# cat\n")

@@ -6,6 +6,9 @@ By hand (from the lab folder)::
     python -m netlab.serve grpc --name r1       # the same for gRPC
     python -m netlab.serve grpc --tls-dir DIR   # mutual TLS (task 6); so does rest
 
+    python -m netlab.serve busy-rest --max-in-flight 4   # a slow stand-in app behind your
+    python -m netlab.serve busy-grpc --max-in-flight 4   # load shedding (task 7)
+
 With ``--tls-dir`` the folder holds ``ca.pem`` (the CA whose clients are accepted),
 ``server.pem`` and ``server.key``. ``write_files()`` makes such a folder.
 
@@ -16,6 +19,16 @@ port), then reads commands on stdin, one per line, and answers each on stdout:
     stats   how many rows the model has scored so far                    -> "ROWS <n>"
     stop    shut down (so does closing stdin, or Ctrl+D)                 -> "OK stop"
     reload  gRPC with --tls-dir: serve server.pem/server.key as they are now -> "OK reload"
+
+The busy servers answer every call only once released (each call stands for slow work, such
+as a model on a busy GPU), so a test can hold calls in flight and count what was shed:
+
+    inflight  how many calls the stand-in is working on                      -> "INFLIGHT <n>"
+    release   let every call held, and every later one, finish               -> "OK release"
+    hold      hold calls again                                               -> "OK hold"
+
+A REST call to ``/v1/predict?fail=1`` (and a gRPC call with no rows) fails at once instead,
+with a 500 (an exception) or INTERNAL.
 
 Tests, the benchmark and you all start servers through ``spawn()``. Why a separate process?
 A client and a server in one Python process share one GIL, and the latency you measure is
@@ -165,6 +178,116 @@ def _serve_grpc_tls(args: argparse.Namespace, model: LogisticModel) -> None:
     server.stop(1.0).wait()
 
 
+class _Gate:
+    """Calls wait here until released; counts the calls waiting or working."""
+
+    def __init__(self) -> None:
+        self.released = threading.Event()
+        self._lock = threading.Lock()
+        self.inflight = 0
+
+    def enter(self) -> None:
+        with self._lock:
+            self.inflight += 1
+
+    def leave(self) -> None:
+        with self._lock:
+            self.inflight -= 1
+
+    def commands(self) -> dict[str, Callable[[], str]]:
+        def release() -> str:
+            self.released.set()
+            return "OK release"
+
+        def hold() -> str:
+            self.released.clear()
+            return "OK hold"
+
+        return {
+            "release": release,
+            "hold": hold,
+            "inflight": lambda: f"INFLIGHT {self.inflight}",
+        }
+
+
+def _serve_busy_rest(args: argparse.Namespace) -> None:
+    """A stand-in FastAPI app whose predict waits for the gate, behind your LoadShedding."""
+    import asyncio
+
+    import uvicorn
+    from fastapi import FastAPI
+
+    from netlab import overload
+
+    gate = _Gate()
+    busy = FastAPI()
+
+    @busy.post("/v1/predict")
+    async def predict(body: dict[str, object], fail: int = 0) -> dict[str, object]:
+        if fail:
+            raise RuntimeError("scripted failure (fail=1)")
+        gate.enter()
+        try:
+            while not gate.released.is_set():
+                await asyncio.sleep(0.005)  # awaiting, as a call to a model server would
+        finally:
+            gate.leave()
+        rows = body.get("instances", [])
+        return {"predictions": [0.25] * len(rows if isinstance(rows, list) else [])}
+
+    app = overload.LoadShedding(
+        busy, max_in_flight=args.max_in_flight, retry_after_s=args.retry_after_s
+    )
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1024)
+    config = uvicorn.Config(app, log_level="critical", access_log=False, lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    print(f"PORT {sock.getsockname()[1]}", flush=True)
+    _command_loop(gate.commands())
+    gate.released.set()
+    server.should_exit = True
+    thread.join(timeout=5)
+
+
+def _serve_busy_grpc(args: argparse.Namespace) -> None:
+    """A stand-in ModelService whose Predict waits for the gate, on your shedding server."""
+    import grpc
+
+    from netlab import overload, protos
+
+    pb2, pb2_grpc = protos.load()
+    gate = _Gate()
+
+    class Busy:
+        def Predict(self, request: object, context: grpc.ServicerContext) -> object:
+            rows = list(request.rows)  # type: ignore[attr-defined]
+            if not rows:
+                context.abort(grpc.StatusCode.INTERNAL, "scripted failure (no rows)")
+            gate.enter()
+            try:
+                while not gate.released.wait(0.05) and context.is_active():
+                    pass
+            finally:
+                gate.leave()
+            return pb2.PredictResponse(scores=[0.25] * len(rows), model_version="1")
+
+        def PredictStream(self, requests: Iterator[object], context: grpc.ServicerContext):  # type: ignore[no-untyped-def]
+            for request in requests:
+                yield self.Predict(request, context)
+
+    server = overload.shedding_grpc_server(max_workers=32, max_in_flight=args.max_in_flight)
+    pb2_grpc.add_ModelServiceServicer_to_server(Busy(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    print(f"PORT {port}", flush=True)
+    _command_loop(gate.commands())
+    gate.released.set()
+    server.stop(1.0).wait()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m netlab.serve", description=__doc__)
     sub = parser.add_subparsers(dest="kind", required=True)
@@ -176,11 +299,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     grpc_.add_argument("--row-delay-ms", type=float, default=0.0, help="pretend-work per row")
     grpc_.add_argument("--max-workers", type=int, default=8, help="server thread pool size")
     grpc_.add_argument("--tls-dir", help="serve mutual TLS with ca.pem, server.pem, server.key")
+    for kind in ("busy-rest", "busy-grpc"):
+        busy = sub.add_parser(kind, help="a stand-in that holds calls, behind your shedding")
+        busy.add_argument("--max-in-flight", type=int, default=4, help="your shedding bound")
+        if kind == "busy-rest":
+            busy.add_argument("--retry-after-s", type=int, default=1, help="Retry-After value")
     args = parser.parse_args(argv)
-    if args.kind == "rest":
-        _serve_rest(args)
-    else:
-        _serve_grpc(args)
+    serve = {
+        "rest": _serve_rest,
+        "grpc": _serve_grpc,
+        "busy-rest": _serve_busy_rest,
+        "busy-grpc": _serve_busy_grpc,
+    }[args.kind]
+    serve(args)
 
 
 @dataclass

@@ -127,8 +127,9 @@ build_cpython() {{
   curl -fsSL --retry 3 -o "$work/python.tar.xz" "{url}"
   echo "{sha256}  $work/python.tar.xz" | sha256sum --check --quiet -
   tar -xJf "$work/python.tar.xz" -C "$work"
+  echo "setup.sh: building CPython {version} from source; this takes a few minutes."
   if ! (cd "$work/Python-{version}" \\
-        && ./configure --prefix={prefix} --with-ensurepip=install \\
+        && ./configure --prefix={prefix} --with-ensurepip=install --disable-test-modules \\
         && make -j"$(nproc)" && make altinstall) >"$work/build.log" 2>&1; then
     tail -n 40 "$work/build.log" >&2
     echo "setup.sh: building CPython {version} failed; the end of its log is above." >&2

@@ -3,6 +3,7 @@ workflow that grades the labs a push touched."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shlex
@@ -19,6 +20,7 @@ import yaml
 
 from grader import gradescope
 from grader.gradescope import AUTOGRADER_ROOT_ENV, write_autograder_zip
+from grader.images import cache_dir
 from grader.lab import Lab, find_lab
 from tests.conftest import FIXTURE_LABS, FIXTURE_SOLUTIONS, REPO, SUBMISSIONS
 from tests.test_cli import assert_clean_error, run_cli
@@ -320,6 +322,174 @@ def test_hidden_tests_are_scored_apart_and_never_replace_a_visible_message(
     assert results["score"] == 11.67
     text = json.dumps(results)
     assert "SECRET" not in text and "test_hidden" not in text and "mul(0, 0)" not in text
+
+
+# --- setup.sh on the Ubuntu base images Gradescope offers -------------------------------
+# A stand-in for each base image: Ubuntu from debootstrap with python3 but no venv module,
+# and the archive's usual components. The rootfs is cached under .cache/gradescope and
+# imported into Docker once. setup.sh's first run on a base is committed as an image keyed
+# by the base and setup.sh; every test session runs setup.sh again on it, so its venv step
+# always runs and a changed constraints.txt is picked up.
+
+UBUNTU = {"jammy": "22.04", "noble": "24.04"}
+BASE_PACKAGES = "python3,ca-certificates"
+SOURCES = """\
+deb http://archive.ubuntu.com/ubuntu {r} main restricted universe multiverse
+deb http://archive.ubuntu.com/ubuntu {r}-updates main restricted universe multiverse
+deb http://security.ubuntu.com/ubuntu {r}-security main restricted universe multiverse
+"""
+HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
+
+
+def docker(*args: str, timeout: float = 600, check: bool = True) -> str:
+    proc = subprocess.run(
+        ["docker", *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if check and proc.returncode != 0:
+        pytest.fail(f"docker {args[0]} failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
+    return proc.stdout.strip()
+
+
+def image_id(tag: str) -> str | None:
+    found = docker("image", "inspect", "--format", "{{.Id}}", tag, check=False)
+    return found or None
+
+
+def digest(*parts: str | bytes) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode() if isinstance(part, str) else part)
+        h.update(b"\0")
+    return h.hexdigest()[:12]
+
+
+def unavailable(reason: str) -> None:
+    if os.environ.get("REQUIRE_DOCKER") == "1":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+def ubuntu_base(release: str) -> str:
+    """The stand-in base image for ``release``, bootstrapped once and cached."""
+    sources = SOURCES.format(r=release)
+    tag = f"mlskills-gradescope-test:{release}-base-{digest(release, BASE_PACKAGES, sources)}"
+    if image_id(tag):
+        return tag
+    cache = cache_dir() / "gradescope"
+    tarball = cache / f"{tag.partition(':')[2]}.tar"
+    if not tarball.is_file():
+        if shutil.which("debootstrap") is None or os.geteuid() != 0:
+            unavailable(f"building the {release} base needs debootstrap, as root")
+        rootfs = cache / f"rootfs-{release}"
+        shutil.rmtree(rootfs, ignore_errors=True)
+        # The Ubuntu release scripts are all one script; a debootstrap older than the
+        # release may lack its name.
+        script = "/usr/share/debootstrap/scripts/gutsy"
+        proc = subprocess.run(
+            [
+                *("debootstrap", "--variant=minbase", f"--include={BASE_PACKAGES}"),
+                *("--no-check-gpg", release, str(rootfs), "http://archive.ubuntu.com/ubuntu"),
+                script,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        (rootfs / "etc/apt/sources.list").write_text(sources)
+        partial = tarball.with_suffix(".partial")
+        subprocess.run(["tar", "-C", str(rootfs), "-cf", str(partial), "."], check=True)
+        partial.rename(tarball)
+        shutil.rmtree(rootfs)
+    docker("import", str(tarball), tag)
+    return tag
+
+
+def run_setup(image: str, source: Path, *, commit: str | None = None) -> str:
+    """Run setup.sh in ``image`` as Gradescope does (root, network); commit the result."""
+    name = f"mlskills-gradescope-setup-{os.getpid()}-{digest(image)}"
+    env = []
+    if HOST_CA.is_file():  # this machine's own CAs, for a proxy between it and PyPI
+        env = [
+            "-v",
+            f"{HOST_CA}:/etc/ssl/certs/host-ca.crt:ro",
+            "-e",
+            "PIP_CERT=/etc/ssl/certs/host-ca.crt",
+        ]
+    docker("rm", "-f", name, check=False)
+    try:
+        proc = subprocess.run(
+            [
+                *("docker", "run", "--name", name, "--network", "host", *env),
+                *("-v", f"{source}:/autograder/source:ro", image),
+                *("bash", "/autograder/source/setup.sh"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=1800,
+            check=False,
+        )
+        assert proc.returncode == 0, f"setup.sh failed:\n{(proc.stdout + proc.stderr)[-4000:]}"
+        tag = commit or f"mlskills-gradescope-test:setup-{digest(image, str(os.getpid()))}"
+        docker("commit", name, tag)
+        return tag
+    finally:
+        docker("rm", "-f", name, check=False)
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+@pytest.mark.parametrize("release", list(UBUNTU))
+def test_setup_sh_installs_a_final_cpython_and_grades_on_ubuntu(
+    release: str, calc: Lab, tmp_path: Path
+) -> None:
+    source = unpack(write_autograder_zip(calc, tmp_path / "calc.zip"), tmp_path / "autograder")
+    base = ubuntu_base(release)
+    setup = (source / "setup.sh").read_bytes()
+    first = f"mlskills-gradescope-test:{release}-setup-{digest(base, setup)}"
+    # Run again on an image setup.sh already ran on: its venv step, this constraints.txt.
+    ready = run_setup(first, source) if image_id(first) else run_setup(base, source, commit=first)
+    try:
+        version = docker(
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            ready,
+            "/autograder/venv/bin/python",
+            "-c",
+            "import sys; print(sys.version_info.releaselevel, *sys.version_info[:3])",
+        )
+        level, *numbers = version.split()
+        assert level == "final", f"Ubuntu {UBUNTU[release]}: the venv's Python is {version}"
+        assert tuple(map(int, numbers)) >= (3, 11)
+
+        upload, results = tmp_path / "upload", tmp_path / "results"
+        upload.mkdir()
+        results.mkdir()
+        shutil.copyfile(FIXTURE_SOLUTIONS / "calc" / "fx" / "calc.py", upload / "calc.py")
+        mounts = [
+            *("-v", f"{source}:/autograder/source:ro"),
+            *("-v", f"{upload}:/autograder/submission:ro"),
+            *("-v", f"{results}:/autograder/results"),
+        ]
+        docker(
+            "run", "--rm", "--network", "none", *mounts, ready, "/autograder/source/run_autograder"
+        )
+        graded = json.loads((results / "results.json").read_text())
+        assert graded["score"] == calc.max_score, graded["output"]
+
+        # The venv's Python gone: bash alone still writes a valid results.json.
+        remove = (
+            'rm -f "$(readlink -f /autograder/venv/bin/python)"; /autograder/source/run_autograder'
+        )
+        docker("run", "--rm", "--network", "none", *mounts, ready, "bash", "-c", remove)
+        broken = json.loads((results / "results.json").read_text())
+        assert broken["score"] == 0 and "Python environment does not start" in broken["output"]
+    finally:
+        if ready != first:
+            docker("rmi", ready, check=False)
 
 
 def test_export_gradescope_cli_writes_the_zip_and_refuses_an_unknown_lab(tmp_path: Path) -> None:

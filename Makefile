@@ -38,8 +38,8 @@ $(DEV): $(STAMP)
 # ./mlskills, which returns the grader's own exit code: 0 all pass, 1 some fail, 2 error.
 QUIET_FAIL := || { code=$$?; [ $$code -eq 1 ] || exit $$code; }
 
-grade: setup ## grade your working copy of a lab:  make grade lab=networking
-	@$(BIN)/python -m grader grade $(lab) $(ARGS) $(QUIET_FAIL)
+grade: setup ## grade your copy of a lab:  make grade lab=networking [task=3]
+	@$(BIN)/python -m grader grade $(lab) $(if $(task),--task $(task)) $(ARGS) $(QUIET_FAIL)
 
 hint: setup ## a hint; ask again for a bigger one:  make hint lab=networking task=1
 	@$(BIN)/python -m grader hint $(lab) $(task)

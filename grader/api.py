@@ -27,11 +27,21 @@ def grade(
     runner: str | Runner = "auto",
     hidden_tests: Path | None = None,
     labs_root: Path | None = None,
+    tasks: tuple[str, ...] = (),
 ) -> GradeReport:
-    """Grade one submission of the lab ``slug``; bad input raises :class:`GraderError`."""
+    """Grade one submission of the lab ``slug``; bad input raises :class:`GraderError`.
+
+    With ``tasks``, only those tasks' tests run, and only they are reported.
+    """
     lab = find_lab(slug, labs_root)
+    unknown = [t for t in tasks if lab.task(t) is None]
+    if unknown:
+        ids = ", ".join(t.id for t in lab.tasks)
+        raise GraderError(f"Lab '{lab.slug}' has no task '{unknown[0]}'; its tasks are {ids}.")
     chosen = select_runner(runner) if isinstance(runner, str) else runner
-    return grade_lab(lab, submission=submission, runner=chosen, hidden_tests=hidden_tests)
+    return grade_lab(
+        lab, submission=submission, runner=chosen, hidden_tests=hidden_tests, tasks=tasks
+    )
 
 
 def grade_lab(

@@ -230,3 +230,13 @@ def test_the_hint_shown_is_the_one_of_the_test_that_caught_the_mistake(course: P
     run_cli("grade", "calc", "--runner", "local", "--json", str(out), root=course)
     task2 = next(t for t in json.loads(out.read_text())["tasks"] if t["id"] == "2")
     assert task2["hint"] == "Anything times zero is zero: check the zero case before any shortcut."
+
+
+def test_make_grade_with_a_task_runs_and_reports_only_that_task(course: Path) -> None:
+    (course / "labs/calc/fx/calc.py").write_text(SOLVED_ADD)
+    made = _make("grade", "lab=calc", "task=1", "ARGS=--runner local", root=course)
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert "Add" in made.stdout and "Multiply" not in made.stdout
+    assert not (course / ".mlskills/grades/calc.json").exists()  # progress wants whole grades
+    unknown = run_cli("grade", "calc", "--task", "7", "--runner", "local", root=course)
+    assert unknown.returncode == 2 and "its tasks are 1, 2" in unknown.stderr

@@ -19,7 +19,7 @@ from markdown_it import MarkdownIt
 from rich.console import Console
 
 from grader import batch
-from grader.cohort import LearnerResult, TaskCell, render_html
+from grader.cohort import LearnerResult, TaskCell, TestCell, render_html
 from grader.lab import Lab, find_lab
 from grader.report import (
     clean_text,
@@ -30,6 +30,7 @@ from grader.report import (
     write_reports,
 )
 from grader.results import GradeReport, Status, TaskResult, TestResult
+from grader.similarity import Pair, Passage, SimilarityReport
 from tests.conftest import FIXTURE_LABS, FIXTURE_SOLUTIONS
 from tests.test_cli import run_cli
 
@@ -282,6 +283,37 @@ def test_cohort_html_has_no_control_characters(calc: Lab) -> None:
     html = render_html(calc, [learner_row("eve" + HOSTILE, message=HOSTILE)])
     assert not CONTROL.search(html)
     assert "eveclick assert red" in html
+
+
+def test_cohort_html_shows_failing_tests_and_shared_passages_as_inert_text(calc: Lab) -> None:
+    """The per-task section quotes learners' test messages and the similarity section
+    their code: neither may carry markup or control characters into the page."""
+    failing = TaskCell(
+        "2", 0, 20, Status.FAIL, (TestCell(f"test_mul[{HTML}]", Status.FAIL, HOSTILE + HTML),)
+    )
+    graded = LearnerResult(
+        learner=HTML,
+        status=Status.FAIL,
+        score=0,
+        max_score=30,
+        duration_s=1.0,
+        message=HTML,
+        tasks=(TaskCell("1", 0, 10, Status.FAIL), failing),
+    )
+    passage = Passage("fx/calc.py", 1, 2, f"{HOSTILE}\n</pre><script>alert(1)</script>{HTML}")
+    alike = SimilarityReport(
+        lab="calc",
+        threshold=0.5,
+        min_shared=150,
+        k=25,
+        compared=(HTML, "ann"),
+        pairs=(Pair(HTML, "ann", 1.0, 1.0, 500, ((passage, passage),), flagged=True),),
+    )
+    html = render_html(calc, [graded], similarity=alike)
+    assert not CONTROL.search(html)
+    assert "<img" not in html and html.count("<script") == 1  # the report's own, only
+    assert "&lt;/pre&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "click assert red" in html
 
 
 def test_batch_terminal_gradebook_and_reports_of_a_hostile_learner_folder(

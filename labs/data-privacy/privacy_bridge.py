@@ -9,12 +9,12 @@ the worker, and the tests get a handle on it.
 This module is the worker's half of that arrangement. It is not a submission file: the
 grader always uses this copy, and nothing in it decides a grade. It only converts:
 
-- ``plain``: numpy numbers (``np.float64``, ``np.int64``) come back as Python numbers, so a
-  solution may return either.
+- ``plain``: numpy numbers (``np.float64``, ``np.int64``) come back as Python numbers, and
+  numpy arrays as lists of them, so a solution may return either.
 - ``frame`` and ``ipc``: tables cross as Arrow IPC bytes (or a dict of columns) and become
   pandas DataFrames here; the tests rebuild them with their own pyarrow.
-- ``repeat``, ``each``, ``spans_of``, ``with_arguments`` and ``output_of`` run many calls in one
-  request, or watch what a call does to its input and what it logs and prints.
+- ``repeat``, ``each``, ``trials``, ``spans_of``, ``with_arguments`` and ``output_of`` run many
+  calls in one request, or watch what a call does to its input and what it logs and prints.
 - Task 5: a folder both users can reach, your ``DataSystem`` over the files the tests wrote
   there, SQLite with ``secure_delete`` off, and a Parquet write that crashes.
 """
@@ -53,6 +53,7 @@ __all__ = [
     "share",
     "shared_folder",
     "spans_of",
+    "trials",
     "with_arguments",
 ]
 
@@ -81,11 +82,13 @@ class Plain:
 
 
 def plain(value: Any) -> Any:
-    """``value`` with numpy numbers made Python numbers; other objects wrapped in ``Plain``."""
+    """``value`` with numpy numbers and arrays made Python ones; other objects in ``Plain``."""
     if type(value) in _PLAIN_TYPES or isinstance(value, Plain):
         return value
     if isinstance(value, np.generic):  # np.float64, np.int64, np.bool_
         return value.item()
+    if isinstance(value, np.ndarray):  # weights, losses: a list of Python numbers
+        return value.tolist()
     if type(value) is list:
         return [plain(v) for v in value]
     if type(value) is tuple:
@@ -155,6 +158,19 @@ def each(fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
     """``[fn(item) for item in items]`` in one request."""
     call = _unwrap(fn)
     return [plain(call(item)) for item in _unwrap(items)]
+
+
+def trials(
+    fn: Callable[..., Any], arguments: list[list[Any]], fields: list[str], **kwargs: Any
+) -> list[tuple[Any, ...]]:
+    """``fn(*args, **kwargs)`` for each ``args`` in one request; of each result, ``fields``.
+
+    A hundred runs of an experiment cost one round trip, and only the numbers the tests read
+    come back: ``trials(audit.membership_advantage, [[m, n], ...], ["value", "low"], rng=rng)``.
+    """
+    call, kwargs = _unwrap(fn), _unwrap(kwargs)
+    results = [call(*_unwrap(list(args)), **kwargs) for args in arguments]
+    return [tuple(plain(getattr(r, name)) for name in fields) for r in results]
 
 
 def spans_of(find: Callable[[str], Any], texts: list[str]) -> list[list[tuple[Any, ...]]]:

@@ -28,6 +28,7 @@ import os
 import shutil
 import stat
 import tempfile
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -49,6 +50,7 @@ __all__ = [
 ]
 
 _SESSION: Any = None
+_SESSION_LOCK = threading.Lock()
 _FOLDERS: set[str] = set()
 
 
@@ -60,13 +62,18 @@ def session() -> Any:
     partitions keep each query to a few tasks.
     """
     global _SESSION
-    if _SESSION is not None:
+    with _SESSION_LOCK:  # the tests may start it early, from another thread
+        if _SESSION is None:
+            _SESSION = _build_session()
         return _SESSION
+
+
+def _build_session() -> Any:
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     from pyspark.sql import SparkSession
 
     scratch = tempfile.mkdtemp(prefix="spark-")
-    _SESSION = (
+    spark = (
         SparkSession.builder.master("local[2]")
         .appName("etl-lab-tests")
         .config("spark.sql.shuffle.partitions", "2")
@@ -86,8 +93,8 @@ def session() -> Any:
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .getOrCreate()
     )
-    _SESSION.sparkContext.setLogLevel("ERROR")
-    return _SESSION
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
 
 
 # --------------------------------------------------------------------------- DataFrames

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -298,12 +299,25 @@ def shared(learner: Any) -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def lab(learner: Any, shared: Path) -> Lab:
+    # Start the worker's JVM now, while this process generates the log and builds the
+    # oracle: the first test that needs Spark then waits less. Errors are left to that
+    # test, whose own call reports them.
+    bridge = learner.module("etl_bridge", timeout=SPARK_TIMEOUT_S)
+    threading.Thread(target=_quietly, args=(bridge.session,), daemon=True).start()
     return Lab(learner, shared)
 
 
+def _quietly(fn: Callable[[], Any]) -> None:
+    with contextlib.suppress(Exception):
+        fn()
+
+
 @pytest.fixture(scope="session")
-def raw_private(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The raw log, generated in the tests' own folder: the oracle reads this copy."""
+def raw_private(tmp_path_factory: pytest.TempPathFactory, lab: Lab) -> Path:
+    """The raw log, generated in the tests' own folder: the oracle reads this copy.
+
+    (It asks for ``lab`` only so that the worker's JVM starts before the log is made.)
+    """
     from etl_lab import datagen  # provided, pristine in the tests' tree
 
     path = tmp_path_factory.mktemp("raw") / "events.jsonl"

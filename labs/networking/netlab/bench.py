@@ -1,6 +1,7 @@
 """Task 5: a small load harness. Latency percentiles and throughput for REST and gRPC.
 
-Yours to write: ``percentile``, ``summarize``, ``run_load`` and ``write_report``.
+Yours to write: ``percentile``, ``summarize``, ``run_load``, ``run_open_loop`` and
+``write_report``.
 Provided below them: the two call factories and ``run_benchmark``, which starts both
 servers in their own processes and drives your harness with them.
 
@@ -11,7 +12,11 @@ The rules of honest measurement this task is about:
 - leave warm-up out: the first calls open connections and fill caches;
 - report percentiles, not the mean (the mean hides the slow tail your users feel), and not
   the max as p99 (the max is one unlucky request);
-- throughput is measured calls divided by the wall time of the measured phase only.
+- throughput is measured calls divided by the wall time of the measured phase only;
+- a closed loop (``run_load``: each worker waits for its answer before sending again)
+  slows down with the server and so hides queueing; an open loop (``run_open_loop``: a
+  fixed arrival rate) does not, if each latency is counted from the call's *scheduled*
+  start (counting from the actual start is *coordinated omission*).
 """
 
 from __future__ import annotations
@@ -70,6 +75,24 @@ def run_load(
     """
     # TODO(student)
     raise NotImplementedError("TODO(student): drive call() from threads and time it")
+
+
+def run_open_loop(
+    call: Callable[[], object],
+    *,
+    rate_rps: float,
+    requests: int,
+    max_workers: int = 64,
+    clock: Callable[[], float] = time.perf_counter,
+    sleep: Callable[[float], None] = time.sleep,
+) -> LoadResult:
+    """Open loop: start call ``i`` at ``i / rate_rps`` seconds, whether or not the earlier
+    calls have finished, on up to ``max_workers`` threads. A call's latency runs from its
+    scheduled start, so time spent waiting for a free thread counts. Raise the first
+    exception a call raised. ``wall_s`` runs from the first scheduled start to the end."""
+    # TODO(student): a fixed schedule (start + i / rate_rps), a thread pool, and latency
+    # measured from the scheduled time, not from when a thread picked the call up.
+    raise NotImplementedError("TODO(student): run_open_loop")
 
 
 def write_report(results: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -197,4 +198,46 @@ def test_report_writes_json_and_png(learner: Any, bench: Any) -> None:
     data = path(png_path).read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 2000, (
         f"{path(png_path).name} is not a PNG image ({len(data)} bytes, starts {data[:8]!r})."
+    )
+
+
+class Stall:
+    """A call that takes ``first_s`` the first time and ``then_s`` after; it records when
+    each call started (judge time)."""
+
+    def __init__(self, first_s: float, then_s: float) -> None:
+        self.first_s, self.then_s = first_s, then_s
+        self.starts: list[float] = []
+        self._lock = threading.Lock()
+
+    def call(self) -> None:
+        with self._lock:
+            self.starts.append(time.monotonic())
+            first = len(self.starts) == 1
+        time.sleep(self.first_s if first else self.then_s)
+
+
+def test_open_loop_with_coordinated_omission_is_rejected(bench: Any) -> None:
+    # One worker thread, 20 calls a second, and the first call stalls for 1 s: the calls
+    # scheduled at 0.05 .. 0.45 s all wait for it. Their users waited; the latencies must say so.
+    stall = Stall(first_s=1.0, then_s=0.0)
+    result = bench.run_open_loop(stall.call, rate_rps=20.0, requests=10, max_workers=1)
+    latencies = sorted(result.latencies_s, reverse=True)
+    assert len(latencies) == 10 and all(lat > 0.4 for lat in latencies[:5]), (
+        f"Open loop at 20/s, one thread, first call stalled 1 s: latencies {latencies}; "
+        "expected the calls scheduled during the stall to show the wait (1.0, 0.95, ... "
+        "s). Count each latency from the call's scheduled start, not from when a thread "
+        "picked it up: the other way is coordinated omission, and it hides the stall."
+    )
+
+
+def test_open_loop_that_waits_for_each_answer_is_rejected(bench: Any) -> None:
+    stall = Stall(first_s=0.5, then_s=0.5)
+    result = bench.run_open_loop(stall.call, rate_rps=20.0, requests=8)
+    span = max(stall.starts) - min(stall.starts)
+    assert len(result.latencies_s) == 8 and span < 2.0, (
+        f"8 calls of 0.5 s each, at a fixed 20 calls a second, started over {span:.2f}s; "
+        "expected about 0.35 s. An open loop sends on schedule whether or not the earlier "
+        "answers are back; a loop that waits for each answer slows down with the server and "
+        "never sees its queue."
     )

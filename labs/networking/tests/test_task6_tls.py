@@ -35,8 +35,8 @@ CALL_TIMEOUT_S = 15.0
 POLL_S = 0.02
 # The rotation test's slow call: rows x delay of pretend work, in flight while the server
 # swaps its certificate.
-SLOW_ROWS = 6
-ROW_DELAY_MS = 150
+SLOW_ROWS = 8
+ROW_DELAY_MS = 100
 
 
 @dataclass
@@ -252,7 +252,10 @@ def _start_grpc_tls(
 
 @pytest.fixture(scope="module")
 def grpc_tls(pki: Pki, serve_mod: Any, start_server: Any, wait_until: Any) -> Iterator[GrpcTls]:
-    running = _start_grpc_tls(pki, serve_mod, start_server, wait_until)
+    # Slow rows, so that the rotation test can hold a call in flight; one server for all.
+    running = _start_grpc_tls(
+        pki, serve_mod, start_server, wait_until, "--row-delay-ms", str(ROW_DELAY_MS)
+    )
     yield running
     running.server.stop()
 
@@ -329,13 +332,11 @@ class Rotation:
 
 @pytest.fixture(scope="module")
 def rotation(
-    pki: Pki, serve_mod: Any, start_server: Any, wait_until: Any, pb: Any
+    pki: Pki, serve_mod: Any, grpc_tls: GrpcTls, wait_until: Any, pb: Any
 ) -> Iterator[Rotation]:
-    """Start a slow gRPC server over mutual TLS, put a call in flight, write a new server
+    """On the slow gRPC server over mutual TLS, put a call in flight, write a new server
     certificate into its folder and send ``reload``; then see what each party got."""
-    running = _start_grpc_tls(
-        pki, serve_mod, start_server, wait_until, "--row-delay-ms", str(ROW_DELAY_MS)
-    )
+    running = grpc_tls
     pb2, pb2_grpc = pb
     channel = grpc.secure_channel(running.target, pki.grpc_credentials(pki.client))
     stub = pb2_grpc.ModelServiceStub(channel)
@@ -366,7 +367,6 @@ def rotation(
         yield Rotation(before, after, reply, in_flight, scores, old, new_channel)
     finally:
         channel.close()
-        running.server.stop()
 
 
 def _der(leaf: trustme.LeafCert) -> bytes:

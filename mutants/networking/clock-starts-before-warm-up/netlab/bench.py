@@ -7,6 +7,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,42 @@ def run_load(
     if errors:
         raise errors[0]
     return LoadResult([x for mine in latencies for x in mine], end - start[0])
+
+
+def run_open_loop(
+    call: Callable[[], object],
+    *,
+    rate_rps: float,
+    requests: int,
+    max_workers: int = 64,
+    clock: Callable[[], float] = time.perf_counter,
+    sleep: Callable[[float], None] = time.sleep,
+) -> LoadResult:
+    """Open loop: start call ``i`` at ``i / rate_rps`` seconds, whether or not the earlier
+    calls have finished, on up to ``max_workers`` threads. A call's latency runs from its
+    scheduled start, so time spent waiting for a free thread counts."""
+    if rate_rps <= 0 or requests < 1 or max_workers < 1:
+        raise ValueError("need rate_rps > 0, requests >= 1 and max_workers >= 1")
+    latencies = [0.0] * requests
+
+    def timed(i: int, scheduled: float) -> None:
+        call()
+        # From the schedule, not from when a thread got to it: measuring from the actual
+        # start is coordinated omission, and it hides exactly the waits a stall causes.
+        latencies[i] = clock() - scheduled
+
+    start = clock()
+    with ThreadPoolExecutor(max_workers=max_workers) as pool:
+        pending = []
+        for i in range(requests):
+            scheduled = start + i / rate_rps  # a fixed schedule: no drift from slow sends
+            delay = scheduled - clock()
+            if delay > 0:
+                sleep(delay)
+            pending.append(pool.submit(timed, i, scheduled))
+        for future in pending:
+            future.result()  # a failing call is raised, not hidden
+    return LoadResult(latencies, clock() - start)
 
 
 def write_report(results: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:

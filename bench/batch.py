@@ -1,10 +1,18 @@
-"""Batch throughput: ``python bench/batch.py``.
+"""Batch throughput and similarity: ``python bench/batch.py``.
 
-Builds one cohort of 20 submissions of the ``calc`` fixture lab (solutions, partial,
-syntax and import errors, untouched starters), then grades it with the docker runner at
-``-j 1`` and at ``-j 2`` in the same run, after a warm-up grade so that neither timing
-includes an image build. Prints submissions per minute for each and their ratio, and
-writes ``bench/out/batch.json``.
+Similarity (no Docker needed): ``grader similarity`` on the corpus in
+``tests/fixtures/similarity`` (four independent correct solutions of the ``quota`` lab,
+two disguised copies, two untouched starters). Reports the false positives (independent
+pairs flagged) with the highest independent share, the shares of the renamed copies, and
+the time taken.
+
+Throughput: builds one cohort of 20 submissions of the ``calc`` fixture lab (solutions,
+partial, syntax and import errors, untouched starters), then grades it with the docker
+runner at ``-j 1`` and at ``-j 2`` in the same run, after a warm-up grade so that neither
+timing includes an image build. Prints submissions per minute for each and their ratio.
+
+Writes ``bench/out/batch.json`` (the throughput figures need Docker; without it they are
+left out and the exit code is 2).
 """
 
 from __future__ import annotations
@@ -25,9 +33,10 @@ sys.path.insert(0, str(REPO))
 from rich.console import Console  # noqa: E402
 
 from grader.api import grade_lab  # noqa: E402
-from grader.batch import grade_cohort  # noqa: E402
-from grader.lab import find_lab  # noqa: E402
+from grader.batch import find_learners, grade_cohort  # noqa: E402
+from grader.lab import find_lab, load_lab  # noqa: E402
 from grader.runners.select import docker_problem  # noqa: E402
+from grader.similarity import DEFAULT_THRESHOLD, compare_submissions  # noqa: E402
 
 FIXTURES = REPO / "tests" / "fixtures"
 COHORT = 20
@@ -53,17 +62,72 @@ def build_cohort(folder: Path) -> Path:
     return subs
 
 
+SIMILARITY = FIXTURES / "similarity"
+INDEPENDENT = ("ana", "ben", "chloe", "dmitri")
+COPIES = (("ana", "eve-copies-ana"), ("ben", "hugo-reorders-ben"))
+
+
+def similarity() -> dict[str, object]:
+    """False positives on independent correct solutions; detection of disguised copies."""
+    lab = load_lab(SIMILARITY / "labs" / "quota")
+    started = time.perf_counter()
+    report = compare_submissions(lab, find_learners(SIMILARITY / "submissions"))
+    seconds = time.perf_counter() - started
+    shares = {(p.left, p.right): p for p in report.pairs}
+    independent = [
+        (a, b, shares[(a, b)].score if (a, b) in shares else 0.0)
+        for i, a in enumerate(INDEPENDENT)
+        for b in INDEPENDENT[i + 1 :]
+    ]
+    false_positives = [
+        f"{a}/{b}" for a, b, _ in independent if (a, b) in shares and shares[(a, b)].flagged
+    ]
+    copies = {
+        f"{a}/{b}": {
+            "shares": [round(shares[(a, b)].left_share, 3), round(shares[(a, b)].right_share, 3)],
+            "flagged": shares[(a, b)].flagged,
+        }
+        for a, b in COPIES
+    }
+    figures: dict[str, object] = {
+        "method": report.method,
+        "threshold": DEFAULT_THRESHOLD,
+        "submissions": len(report.compared),
+        "independent_pairs": len(independent),
+        "false_positives": false_positives,
+        "max_independent_share": round(max(score for _, _, score in independent), 3),
+        "independent_shares": {f"{a}/{b}": round(score, 3) for a, b, score in independent},
+        "copies": copies,
+        "copies_detected": sum(bool(c["flagged"]) for c in copies.values()),
+        "starter_pairs": sum("starter" in p.left or "starter" in p.right for p in report.pairs),
+        "seconds": round(seconds, 2),
+    }
+    detected = ", ".join(f"{name} {min(c['shares']):.0%}" for name, c in copies.items())
+    print(
+        f"similarity: {len(false_positives)} of {len(independent)} independent pairs flagged "
+        f"(highest share {figures['max_independent_share']:.0%}, threshold "
+        f"{DEFAULT_THRESHOLD:.0%}); {figures['copies_detected']} of {len(COPIES)} disguised "
+        f"copies flagged ({detected}); "
+        f"{figures['starter_pairs']} pairs involve an untouched starter; {seconds:.1f} s"
+    )
+    return figures
+
+
 def main() -> int:
+    figures: dict[str, object] = {"similarity": similarity()}
+    out = REPO / "bench" / "out" / "batch.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
     problem = docker_problem()
     if problem:
-        print(f"bench/batch.py needs the docker runner: {problem}")
+        out.write_text(json.dumps(figures, indent=2) + "\n")
+        print(f"batch throughput needs the docker runner: {problem}")
         return 2
     from grader.runners.docker import DockerRunner
 
     lab = find_lab("calc", FIXTURES / "labs")
     runner = DockerRunner()
     console = Console(stderr=True)
-    figures: dict[str, object] = {
+    figures |= {
         "lab": lab.slug,
         "submissions": COHORT,
         "runner": "docker",
@@ -101,8 +165,6 @@ def main() -> int:
             f"{figures[f'j{jobs}_per_minute']} submissions/minute"
         )
     print(f"ratio -j 2 / -j 1: {figures['ratio_j2_over_j1']}  (statuses {statuses[1]})")
-    out = REPO / "bench" / "out" / "batch.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(figures, indent=2) + "\n")
     print(f"wrote {out.relative_to(REPO)}")
     return 0

@@ -60,7 +60,7 @@ _COLOURS = {
     Status.TIMEOUT: "#6a1b9a",
 }
 _PARTIAL = "#f9a825"  # a failed task that still earned partial credit
-_MARK = {Status.PASS: "✔", Status.FAIL: "✘", Status.ERROR: "!", Status.TIMEOUT: "⏱"}
+_MARK = {Status.PASS: "✔", Status.FAIL: "✘", Status.ERROR: "!", Status.TIMEOUT: "◷"}
 
 
 @dataclass(frozen=True)

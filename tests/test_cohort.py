@@ -263,7 +263,7 @@ def test_heatmap_cells_carry_their_score_as_text_and_partial_credit_has_its_colo
     assert heatmap.count("<rect") == len(rows) * (len(calc.tasks) + 1)
     labels = re.findall(r'class="cell-label[^"]*">([^<]+)</text>', heatmap)
     assert len(labels) == len(rows) * (len(calc.tasks) + 1)
-    assert "10/20" in labels and "⏱ 0/20" in labels  # bob's partial credit, erin's timeout
+    assert "10/20" in labels and "◷ 0/20" in labels  # bob's partial credit, erin's timeout
     assert "bob, task 2: 10/20 fail" in heatmap
     bob_mul = re.search(r'fill="(#[0-9a-f]{6})"><title>bob, task 2', heatmap)
     carol_mul = re.search(r'fill="(#[0-9a-f]{6})"><title>carol, task 2', heatmap)

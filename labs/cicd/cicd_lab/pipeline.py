@@ -89,9 +89,14 @@ def psi(reference: ArrayLike, current: ArrayLike, bins: int = 10) -> float:
     """Population stability index of ``current`` against ``reference``.
 
     PSI = sum over bins of (a - e) * ln(a / e), where e and a are the shares of
-    ``reference`` and ``current`` in each bin. Use the reference's quantiles as bin
-    edges (each bin then holds 1/bins of the reference), and floor empty shares at a tiny
-    value such as 1e-6 so the log stays finite.
+    ``reference`` and ``current`` in each bin.
+
+    * The bin edges are the reference's quantiles at 1/bins, 2/bins, … (numpy.quantile),
+      with duplicates dropped: a discrete feature has tied quantiles. They are fixed by
+      the reference, never by the current batch.
+    * A value v goes in the bin with edges[i-1] <= v < edges[i]; the first and last bins
+      are open-ended, so a value outside the reference's range still counts.
+    * A share of 0 is floored at 1e-6, so the log stays finite.
     """
     # TODO(student): bin edges from the reference, shares per bin, the PSI sum.
     raise NotImplementedError("TODO(student): compute the population stability index")

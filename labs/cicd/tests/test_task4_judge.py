@@ -2,21 +2,37 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
-from conftest import learner
+from conftest import cicd
 
 pytestmark = pytest.mark.task(4)
 
 
-def verdict_of(baseline, canary) -> tuple[str, list[str]]:
-    mod = learner("judge")
-    result = mod.judge(mod.Sample.of(*baseline), mod.Sample.of(*canary), mod.JudgeConfig())
-    assert isinstance(result, mod.Judgement), f"judge() returned {result!r}, not a Judgement."
-    return mod.Verdict(result.verdict).value, list(result.reasons)
+@pytest.fixture
+def verdict_of(learner, bridge) -> Any:
+    """``verdict_of(baseline, canary, **config)``: (verdict, reasons) from the learner's judge."""
+    mod = cicd(learner, "judge")
+
+    def run(baseline: Any, canary: Any, **config: Any) -> tuple[str, list[str]]:
+        def sample(arm: Any) -> Any:
+            latency, error = arm
+            return mod.Sample.of([float(x) for x in latency], [bool(x) for x in error])
+
+        result = bridge.plain(
+            mod.judge(sample(baseline), sample(canary), mod.JudgeConfig(**config))
+        )
+        assert isinstance(result, dict) and "verdict" in result, (
+            f"judge() returned {result!r}, not a Judgement."
+        )
+        return str(result["verdict"]), list(result.get("reasons") or [])
+
+    return run
 
 
-def test_healthy_canary_is_promoted(traffic):
+def test_healthy_canary_is_promoted(verdict_of, traffic):
     verdict, reasons = verdict_of(traffic(1, 8000), traffic(2, 2000))
     assert verdict == "PROMOTE", (
         f"Baseline and canary drawn from the same distribution (1 % errors, 40 ms median, "
@@ -25,7 +41,7 @@ def test_healthy_canary_is_promoted(traffic):
     )
 
 
-def test_canary_that_is_better_is_not_rolled_back(traffic):
+def test_canary_that_is_better_is_not_rolled_back(verdict_of, traffic):
     verdict, reasons = verdict_of(
         traffic(3, 8000), traffic(4, 2000, error_rate=0.002, median_ms=30.0)
     )
@@ -35,7 +51,7 @@ def test_canary_that_is_better_is_not_rolled_back(traffic):
     )
 
 
-def test_error_rate_doubling_below_an_absolute_threshold_is_caught(traffic):
+def test_error_rate_doubling_below_an_absolute_threshold_is_caught(verdict_of, traffic):
     verdict, reasons = verdict_of(
         traffic(5, 20_000, error_rate=0.002), traffic(6, 5000, error_rate=0.008)
     )
@@ -47,7 +63,7 @@ def test_error_rate_doubling_below_an_absolute_threshold_is_caught(traffic):
     )
 
 
-def test_canary_is_not_blamed_for_a_degraded_baseline(traffic):
+def test_canary_is_not_blamed_for_a_degraded_baseline(verdict_of, traffic):
     verdict, reasons = verdict_of(
         traffic(7, 8000, error_rate=0.05, median_ms=400.0),
         traffic(8, 2000, error_rate=0.05, median_ms=400.0),
@@ -59,7 +75,7 @@ def test_canary_is_not_blamed_for_a_degraded_baseline(traffic):
     )
 
 
-def test_tail_latency_regression_with_equal_means_is_caught(traffic):
+def test_tail_latency_regression_with_equal_means_is_caught(verdict_of, traffic):
     base_latency, base_error = traffic(9, 8000)
     rng = np.random.default_rng(10)
     fast_latency, canary_error = traffic(11, 2000, median_ms=36.0)
@@ -75,7 +91,7 @@ def test_tail_latency_regression_with_equal_means_is_caught(traffic):
     )
 
 
-def test_consistent_slowdown_hidden_by_baseline_outliers_is_caught(traffic):
+def test_consistent_slowdown_hidden_by_baseline_outliers_is_caught(verdict_of, traffic):
     base_latency, base_error = traffic(12, 8000)
     rng = np.random.default_rng(13)
     base_latency = np.where(rng.random(8000) < 0.02, 3000.0, base_latency)  # GC pauses
@@ -91,7 +107,7 @@ def test_consistent_slowdown_hidden_by_baseline_outliers_is_caught(traffic):
 
 
 @pytest.mark.parametrize(("n_baseline", "n_canary"), [(0, 0), (8000, 0), (8000, 100), (100, 8000)])
-def test_too_little_data_is_inconclusive_not_promote(traffic, n_baseline, n_canary):
+def test_too_little_data_is_inconclusive_not_promote(verdict_of, traffic, n_baseline, n_canary):
     verdict, reasons = verdict_of(traffic(15, n_baseline), traffic(16, n_canary))
     assert verdict == "INCONCLUSIVE", (
         f"With {n_baseline} baseline and {n_canary} canary requests (min_requests is 500 per "
@@ -100,11 +116,55 @@ def test_too_little_data_is_inconclusive_not_promote(traffic, n_baseline, n_cana
     )
 
 
-def test_min_requests_comes_from_the_config(traffic):
-    mod = learner("judge")
-    baseline, canary = mod.Sample.of(*traffic(17, 8000)), mod.Sample.of(*traffic(18, 2000))
-    result = mod.judge(baseline, canary, mod.JudgeConfig(min_requests=5000))
-    assert mod.Verdict(result.verdict) == mod.Verdict.INCONCLUSIVE, (
+def test_min_requests_comes_from_the_config(verdict_of, traffic):
+    verdict, _ = verdict_of(traffic(17, 8000), traffic(18, 2000), min_requests=5000)
+    assert verdict == "INCONCLUSIVE", (
         f"judge(…, JudgeConfig(min_requests=5000)) with 2,000 canary requests gave "
-        f"{result.verdict}; use config.min_requests, not a hard-coded number."
+        f"{verdict}; use config.min_requests, not a hard-coded number."
+    )
+
+
+# --- alpha and the p99 cap come from the config: each case lands between the two values
+
+
+def test_error_alpha_is_not_hard_coded(verdict_of, traffic):
+    baseline, canary = traffic(100, 8000), traffic(1100, 2000, error_rate=0.0145)
+    strict, _ = verdict_of(baseline, canary)
+    loose, reasons = verdict_of(baseline, canary, alpha=0.05)
+    assert (strict, loose) == ("PROMOTE", "ROLLBACK"), (
+        f"A canary with 1.45 % errors vs 0.89 % (Fisher p ≈ 0.02) gave {strict} at the "
+        f"default alpha=0.01 and {loose} at alpha=0.05 ({reasons}); expected PROMOTE, then "
+        "ROLLBACK. Compare the p-value with config.alpha."
+    )
+
+
+def test_latency_alpha_is_not_hard_coded(verdict_of, traffic):
+    baseline, canary = traffic(122, 8000), traffic(2122, 2000, median_ms=41.2)
+    strict, _ = verdict_of(baseline, canary)
+    loose, reasons = verdict_of(baseline, canary, alpha=0.05)
+    assert (strict, loose) == ("PROMOTE", "ROLLBACK"), (
+        f"A canary 3 % slower (Mann-Whitney p ≈ 0.02) gave {strict} at alpha=0.01 and "
+        f"{loose} at alpha=0.05 ({reasons}); expected PROMOTE, then ROLLBACK. The rank test "
+        "uses config.alpha too."
+    )
+
+
+def test_p99_cap_is_not_hard_coded(verdict_of, traffic):
+    baseline, canary = traffic(101, 8000), traffic(3101, 2000, sigma=0.45)
+    capped, reasons = verdict_of(baseline, canary)
+    allowed, more = verdict_of(baseline, canary, max_p99_ratio=1.4)
+    assert (capped, allowed) == ("ROLLBACK", "PROMOTE"), (
+        f"A canary whose p99 is 1.29x the baseline's (same median) gave {capped} with the "
+        f"default cap 1.2 ({reasons}) and {allowed} with max_p99_ratio=1.4 ({more}); "
+        "expected ROLLBACK, then PROMOTE. Compare the ratio with config.max_p99_ratio."
+    )
+
+
+def test_p99_cap_below_the_default_is_applied(verdict_of, traffic):
+    baseline, canary = traffic(100, 8000), traffic(3100, 2000, sigma=0.40)
+    default, _ = verdict_of(baseline, canary)
+    strict, reasons = verdict_of(baseline, canary, max_p99_ratio=1.05)
+    assert (default, strict) == ("PROMOTE", "ROLLBACK"), (
+        f"A canary whose p99 is 1.10x the baseline's gave {default} with the default cap "
+        f"and {strict} with max_p99_ratio=1.05 ({reasons}); expected PROMOTE, then ROLLBACK."
     )

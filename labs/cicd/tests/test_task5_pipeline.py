@@ -2,51 +2,63 @@
 workflows/model-ci.yml).
 
 The rollout is driven through the callables it is given. A scripted judge decides each
-analysis, so these tests check the pipeline's logic and not task 4's statistics.
+analysis, so these tests check the pipeline's logic and not task 4's statistics. The
+workflow is judged by what GitHub would do with it: which jobs run when, what a step's
+exit status is, which files an artifact gets, and what two security tools say about it.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import shlex
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import gha
 import numpy as np
 import pytest
-from conftest import LAB_DIR, learner
+from conftest import DATA_DIR, cicd, read_shared
 
 pytestmark = pytest.mark.task(5)
 
-WORKFLOW = LAB_DIR / "workflows" / "model-ci.yml"
+WORKFLOW = "workflows/model-ci.yml"
 
 
 class Deployment:
-    """Plays the router and the registry; a script says what the judge sees per step."""
+    """Plays the router and the registry; a script says what the judge sees per step.
 
-    def __init__(self, script: dict[int, list[str]]) -> None:
+    It lives here, in the tests; the learner's run_rollout calls it through
+    ``cicd_bridge.Scripted``. ``fail_at`` makes ``observe`` raise at that weight, as a
+    metrics system that is down would.
+    """
+
+    def __init__(self, script: dict[int, list[str]], fail_at: int | None = None) -> None:
         self.script = {weight: list(verdicts) for weight, verdicts in script.items()}
+        self.fail_at = fail_at
         self.calls: list[tuple[Any, ...]] = []
-        self.judge_mod = learner("judge")
-        rng = np.random.default_rng(0)
-        self.window = self.judge_mod.Sample.of(rng.lognormal(3.7, 0.3, 600), np.zeros(600, bool))
 
     def set_weight(self, weight: int) -> None:
         self.calls.append(("set_weight", weight))
 
-    def observe(self, weight: int) -> tuple[Any, Any]:
+    def observe(self, weight: int) -> None:
         self.calls.append(("observe", weight))
-        return self.window, self.window
+        if weight == self.fail_at:
+            raise RuntimeError(f"metrics backend unreachable while observing {weight}%")
 
     def promote(self) -> None:
         self.calls.append(("promote",))
 
-    def judge(self, baseline: Any, canary: Any) -> Any:
+    def verdict(self) -> tuple[str, list[str]]:
         weight = next(c[1] for c in reversed(self.calls) if c[0] == "observe")
         verdicts = self.script.get(weight) or ["PROMOTE"]
         verdict = verdicts.pop(0) if len(verdicts) > 1 else verdicts[0]
-        return self.judge_mod.Judgement(self.judge_mod.Verdict(verdict), [f"scripted {verdict}"])
+        return verdict, [f"scripted {verdict}"]
 
     @property
     def weights(self) -> list[int]:
@@ -66,26 +78,34 @@ class Deployment:
         return sum(c[0] == "promote" for c in self.calls)
 
 
-def rollout(
-    script: dict[int, list[str]], event_log: Path | None = None, **config: Any
-) -> tuple[Deployment, Any]:
-    pipeline = learner("pipeline")
-    deployment = Deployment(script)
-    result = pipeline.run_rollout(
-        set_weight=deployment.set_weight,
-        observe=deployment.observe,
-        promote=deployment.promote,
-        judge=deployment.judge,
-        config=pipeline.RolloutConfig(**config),
-        event_log=event_log,
-    )
-    return deployment, result
+@pytest.fixture
+def rollout(learner, bridge) -> Any:
+    """``rollout(script, event_log=None, fail_at=None, **config)``: (deployment, result)."""
+    pipeline = cicd(learner, "pipeline")
+    rng = np.random.default_rng(0)
+    latency = [float(x) for x in rng.lognormal(3.7, 0.3, 600)]
+
+    def run(
+        script: dict[int, list[str]],
+        event_log: str | None = None,
+        fail_at: int | None = None,
+        **config: Any,
+    ) -> tuple[Deployment, Any]:
+        deployment = Deployment(script, fail_at)
+        scripted = bridge.Scripted(deployment, latency, [False] * 600)
+        result = scripted.run(pipeline, config, event_log)
+        assert isinstance(result, dict) and "outcome" in result, (
+            f"run_rollout returned {result!r}; return a RolloutResult."
+        )
+        return deployment, SimpleNamespace(**result)
+
+    return run
 
 
 # --- the rollout -------------------------------------------------------------------
 
 
-def test_healthy_canary_walks_every_step_then_is_promoted():
+def test_healthy_canary_walks_every_step_then_is_promoted(rollout):
     deployment, result = rollout({})
     assert deployment.weights == [5, 25, 50, 100], (
         f"The weights set were {deployment.weights}; expected 5 → 25 → 50 → 100."
@@ -103,7 +123,7 @@ def test_healthy_canary_walks_every_step_then_is_promoted():
     )
 
 
-def test_failed_analysis_at_fifty_percent_rolls_back_to_zero():
+def test_failed_analysis_at_fifty_percent_rolls_back_to_zero(rollout):
     deployment, result = rollout({50: ["ROLLBACK"]})
     assert deployment.observed == [5, 25, 50], (
         f"Traffic was analysed at {deployment.observed}; every step needs its own analysis, "
@@ -122,7 +142,7 @@ def test_failed_analysis_at_fifty_percent_rolls_back_to_zero():
     )
 
 
-def test_failure_limit_tolerates_one_bad_window():
+def test_failure_limit_tolerates_one_bad_window(rollout):
     deployment, result = rollout({25: ["ROLLBACK", "PROMOTE"]}, failure_limit=1)
     assert deployment.observed == [5, 25, 25, 50], (
         f"With failure_limit=1, one failed analysis at 25 % must be retried with a fresh "
@@ -139,7 +159,7 @@ def test_failure_limit_tolerates_one_bad_window():
     )
 
 
-def test_failure_limit_counts_the_whole_rollout():
+def test_failure_limit_counts_the_whole_rollout(rollout):
     deployment, result = rollout(
         {5: ["ROLLBACK", "PROMOTE"], 25: ["ROLLBACK", "PROMOTE"]}, failure_limit=1
     )
@@ -152,7 +172,7 @@ def test_failure_limit_counts_the_whole_rollout():
     assert deployment.weights == [5, 25, 0], f"The weights set were {deployment.weights}."
 
 
-def test_no_data_never_promotes():
+def test_no_data_never_promotes(rollout):
     deployment, result = rollout({5: ["INCONCLUSIVE"]}, inconclusive_limit=2)
     assert deployment.observed == [5, 5, 5], (
         f"With inconclusive_limit=2 an INCONCLUSIVE analysis may be repeated twice (3 "
@@ -165,9 +185,8 @@ def test_no_data_never_promotes():
     assert deployment.promotions == 0, f"promote() was called: {deployment.calls}"
 
 
-def test_every_decision_is_in_the_event_log(tmp_path):
-    log = tmp_path / "rollout.jsonl"
-    _, result = rollout({25: ["ROLLBACK"]}, event_log=log)
+def test_every_decision_is_in_the_event_log(rollout, bridge, out_dir):
+    _, result = rollout({25: ["ROLLBACK"]}, event_log=f"{out_dir}/rollout.jsonl")
     analyses = [e for e in result.events if e.get("action") == "analysis"]
     assert [(e["weight"], e["verdict"]) for e in analyses] == [(5, "PROMOTE"), (25, "ROLLBACK")], (
         "result.events must hold one {'action': 'analysis', 'weight': …, 'verdict': …} per "
@@ -181,47 +200,190 @@ def test_every_decision_is_in_the_event_log(tmp_path):
     assert last.get("action") == "rollback" and last.get("weight") == 0, (
         f"The last event must be the rollback (action 'rollback', weight 0); got {last}."
     )
-    assert log.is_file(), f"run_rollout(event_log={log}) did not write the log."
-    lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    text = read_shared(bridge, out_dir, "rollout.jsonl")
+    assert text is not None, "run_rollout(event_log=…/rollout.jsonl) did not write the log."
+    lines = [json.loads(line) for line in text.splitlines() if line.strip()]
     assert lines == json.loads(json.dumps(result.events)), (
         "The event log file must have one JSON object per line, the same events as "
         f"result.events; the file holds {lines}."
     )
 
 
+def test_event_log_survives_a_rollout_that_raises(rollout, bridge, out_dir):
+    with pytest.raises(Exception, match="metrics backend unreachable") as raised:
+        rollout({}, event_log=f"{out_dir}/rollout.jsonl", fail_at=50)
+    assert not isinstance(raised.value, AssertionError), f"the worker failed: {raised.value}"
+    text = read_shared(bridge, out_dir, "rollout.jsonl") or ""
+    lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+    got = [(e.get("action"), e.get("weight"), e.get("verdict")) for e in lines]
+    expected = [
+        ("set_weight", 5, None),
+        ("analysis", 5, "PROMOTE"),
+        ("set_weight", 25, None),
+        ("analysis", 25, "PROMOTE"),
+        ("set_weight", 50, None),
+    ]
+    assert got == expected, (
+        f"observe() raised at 50 % and the event log holds {got}; expected every decision "
+        f"made before the crash, {expected}. Append each event to the file as it happens: "
+        "the log is what the on-call engineer reads after a rollout that died halfway."
+    )
+
+
+def test_rollout_config_steps_are_used(rollout):
+    deployment, result = rollout({}, steps=(10, 100))
+    assert deployment.weights == [10, 100] and deployment.observed == [10], (
+        f"RolloutConfig(steps=(10, 100)) set weights {deployment.weights} and analysed at "
+        f"{deployment.observed}; expected [10, 100] and [10]."
+    )
+    assert (result.outcome, result.final_weight) == ("promoted", 100), (
+        f"outcome={result.outcome!r}, final_weight={result.final_weight}."
+    )
+
+
 # --- drift -------------------------------------------------------------------------
 
 
-def batches(shifts_in_sd: list[float], seed: int = 100, n: int = 5000) -> Iterator[np.ndarray]:
+def batches(shifts_in_sd: list[float], seed: int = 100, n: int = 5000) -> Iterator[list[float]]:
     for i, shift in enumerate(shifts_in_sd):
-        yield np.random.default_rng(seed + i).normal(70 + 25 * shift, 25, n)
+        yield np.random.default_rng(seed + i).normal(70 + 25 * shift, 25, n).tolist()
 
 
 @pytest.fixture(scope="module")
-def reference() -> np.ndarray:
-    return np.random.default_rng(0).normal(70, 25, 20_000)
+def reference() -> list[float]:
+    return np.random.default_rng(0).normal(70, 25, 20_000).tolist()
 
 
-def triggers(reference: np.ndarray, shifts: list[float]) -> list[int]:
-    monitor = learner("pipeline").DriftMonitor(reference)
-    return [i for i, batch in enumerate(batches(shifts)) if monitor.update(batch)]
+@pytest.fixture
+def psi(learner) -> Any:
+    return cicd(learner, "pipeline").psi
 
 
-def test_psi_is_near_zero_for_the_same_distribution_and_large_for_a_shift(reference):
-    psi = learner("pipeline").psi
+@pytest.fixture
+def triggers(learner) -> Any:
+    def run(reference: list[float], shifts: list[float]) -> list[int]:
+        monitor = cicd(learner, "pipeline").DriftMonitor(reference)
+        return [i for i, batch in enumerate(batches(shifts)) if monitor.update(batch) is True]
+
+    return run
+
+
+def reference_psi(reference: Any, current: Any, bins: int = 10) -> float:
+    """The tests' own PSI, as the task defines it: bins are the reference's deciles
+    (duplicates dropped), a value v goes in the bin with edges[i-1] <= v < edges[i], the
+    outer bins are open, and empty shares are floored at 1e-6."""
+    ref = np.asarray(reference, dtype=float)
+    cur = np.asarray(current, dtype=float)
+    edges = np.unique(np.quantile(ref, np.linspace(0, 1, bins + 1)[1:-1]))
+    e = np.bincount(np.searchsorted(edges, ref, side="right"), minlength=len(edges) + 1)
+    a = np.bincount(np.searchsorted(edges, cur, side="right"), minlength=len(edges) + 1)
+    e = np.maximum(e / e.sum(), 1e-6)
+    a = np.maximum(a / a.sum(), 1e-6)
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+def check_psi(got: Any, expected: float, what: str, why: str) -> None:
+    assert isinstance(got, float) and math.isfinite(got), (
+        f"psi({what}) returned {got!r}; expected a finite float. {why}"
+    )
+    assert got == pytest.approx(expected, rel=2e-3, abs=1e-6), (
+        f"psi({what}) = {got:.6g}; expected {expected:.6g}. {why}"
+    )
+
+
+def test_psi_is_near_zero_for_the_same_distribution_and_large_for_a_shift(psi, reference):
     same, shifted = (psi(reference, b) for b in batches([0.0, 1.0]))
     assert 0 <= same < 0.02, f"psi(reference, same distribution) = {same}; expected < 0.02."
     assert shifted > 0.5, f"psi(reference, shifted by 1 sd) = {shifted}; expected > 0.5."
 
 
-def test_noise_never_triggers_retraining(reference):
+def test_psi_pinned_value_for_a_hand_computed_case(psi):
+    # Reference 0..99: ten bins of 10 %. Current: half at 0, half at 99, so two bins hold
+    # 50 % each and eight are empty (1e-6):
+    # 2 * (0.5 - 0.1) * ln(5) + 8 * (1e-6 - 0.1) * ln(1e-5) = 10.4978
+    got = psi([float(x) for x in range(100)], [0.0] * 50 + [99.0] * 50)
+    check_psi(
+        got,
+        2 * 0.4 * math.log(5) + 8 * (1e-6 - 0.1) * math.log(1e-6 / 0.1),
+        "0..99, half 0 and half 99",
+        "Each bin holds 10 % of the reference; floor the empty shares at 1e-6.",
+    )
+
+
+def test_psi_bins_come_from_the_reference_not_the_current_batch(psi, reference):
+    # A narrower batch, same centre: bins cut on the batch itself would hold 10 % each.
+    narrow = np.random.default_rng(7).normal(70, 10, 5000).tolist()
+    check_psi(
+        psi(reference, narrow),
+        reference_psi(reference, narrow),
+        "reference, a batch with a third of its spread",
+        "The bin edges are the reference's deciles, fixed once: cut on the current batch "
+        "(or on both together) and every batch looks like its own reference.",
+    )
+
+
+def test_psi_empty_bins_get_an_epsilon_not_nan(psi, reference):
+    pinned = [70.0] * 1000  # every value in one bin, nine bins empty
+    got = psi(reference, pinned)
+    check_psi(
+        got,
+        reference_psi(reference, pinned),
+        "reference, 1,000 copies of 70.0",
+        "An empty bin's share is 0 and ln(0) is -inf: floor each share at 1e-6 (NaN or inf "
+        "would compare False with every threshold and never trigger retraining).",
+    )
+
+
+def test_psi_counts_values_outside_the_reference_range(psi, reference):
+    rng = np.random.default_rng(8)
+    batch = rng.normal(70, 25, 5000)
+    batch[:1500] = rng.uniform(400, 900, 1500)  # 30 % far above anything in training
+    got = psi(reference, batch.tolist())
+    check_psi(
+        got,
+        reference_psi(reference, batch),
+        "reference, a batch with 30 % of its values above the reference's maximum",
+        "The outer bins are open-ended: a value above the last edge belongs in the last "
+        "bin. np.histogram with the reference's min and max as outer edges drops it, and "
+        "the worst drift disappears from the metric.",
+    )
+
+
+def test_psi_of_a_discrete_feature_with_ties(psi):
+    import pandas as pd
+
+    train = pd.read_csv(DATA_DIR / "churn_train.csv")["support_calls"].tolist()
+    holdout = pd.read_csv(DATA_DIR / "churn_holdout.csv")["support_calls"].tolist()
+    more_calls = [x + 1.0 for x in holdout]
+    same = psi(train, train)
+    assert isinstance(same, float) and abs(same) < 1e-9, (
+        f"psi(support_calls, itself) = {same!r}; expected 0. support_calls takes 7 values, "
+        "so several deciles are equal: drop the duplicate edges (np.unique) and put a "
+        "value equal to an edge in the bin above it."
+    )
+    check_psi(
+        psi(train, holdout),
+        reference_psi(train, holdout),
+        "support_calls in training, in the holdout",
+        "Tied values: a value equal to an edge goes in the bin above it (edges[i-1] <= v "
+        "< edges[i], np.searchsorted(edges, v, side='right')).",
+    )
+    check_psi(
+        psi(train, more_calls),
+        reference_psi(train, more_calls),
+        "support_calls in training, holdout + 1 call each",
+        "Tied values: a value equal to an edge goes in the bin above it.",
+    )
+
+
+def test_noise_never_triggers_retraining(triggers, reference):
     fired = triggers(reference, [0.0] * 30)
     assert fired == [], (
         f"30 batches from the training distribution triggered retraining at batches {fired}."
     )
 
 
-def test_tiny_shift_at_large_n_does_not_trigger_retraining(reference):
+def test_tiny_shift_at_large_n_does_not_trigger_retraining(triggers, reference):
     from scipy import stats
 
     batch = next(batches([0.1]))
@@ -235,7 +397,7 @@ def test_tiny_shift_at_large_n_does_not_trigger_retraining(reference):
     )
 
 
-def test_retraining_triggers_once_per_drift_episode(reference):
+def test_retraining_triggers_once_per_drift_episode(triggers, reference):
     shifts = [0.0] * 3 + [1.0] * 6 + [0.0] * 3 + [1.0] * 4
     fired = triggers(reference, shifts)
     assert fired == [3, 12], (
@@ -245,7 +407,7 @@ def test_retraining_triggers_once_per_drift_episode(reference):
     )
 
 
-def test_psi_hovering_near_the_threshold_is_one_episode(reference):
+def test_psi_hovering_near_the_threshold_is_one_episode(triggers, reference):
     # 1.0 sd gives PSI ≈ 0.9; 0.4 sd gives PSI ≈ 0.15, between reset_below and threshold.
     fired = triggers(reference, [1.0, 0.4, 1.0, 0.4, 1.0, 0.4])
     assert fired == [0], (
@@ -259,13 +421,22 @@ def test_psi_hovering_near_the_threshold_is_one_episode(reference):
 
 
 @pytest.fixture(scope="module")
-def workflow() -> dict[Any, Any]:
+def workflow_text(learner) -> str:
+    text = learner.module("cicd_bridge").read_text(WORKFLOW)
+    assert isinstance(text, str), f"{WORKFLOW} is missing from the submission."
+    return text
+
+
+@pytest.fixture(scope="module")
+def workflow(workflow_text) -> dict[Any, Any]:
     import yaml
 
-    assert WORKFLOW.is_file(), f"{WORKFLOW.relative_to(LAB_DIR)} is missing."
-    data = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
+    try:
+        data = yaml.safe_load(workflow_text)
+    except yaml.YAMLError as exc:
+        pytest.fail(f"{WORKFLOW} is not valid YAML: {exc}", pytrace=False)
     assert isinstance(data, dict) and isinstance(data.get("jobs"), dict), (
-        f"{WORKFLOW.name} must be a mapping with a 'jobs' mapping (GitHub Actions syntax)."
+        f"{WORKFLOW} must be a mapping with a 'jobs' mapping (GitHub Actions syntax)."
     )
     return data
 
@@ -274,7 +445,10 @@ def cli_line(step: dict[str, Any], command: str) -> list[str] | None:
     """The arguments after `python -m cicd_lab <command>` in a step's run script."""
     script = str(step.get("run", "")).replace("\\\n", " ")
     for line in script.splitlines():
-        words = shlex.split(line, comments=True)
+        try:
+            words = shlex.split(line, comments=True)
+        except ValueError:
+            continue
         for i in range(len(words) - 3):
             if words[i].startswith("python") and words[i + 1 : i + 4] == [
                 "-m",
@@ -287,14 +461,32 @@ def cli_line(step: dict[str, Any], command: str) -> list[str] | None:
 
 def find(workflow: dict[Any, Any], command: str) -> tuple[str, dict[str, Any], int, list[str]]:
     for job_id, job in workflow["jobs"].items():
-        for index, step in enumerate(job.get("steps") or []):
+        for index, step in enumerate((job or {}).get("steps") or []):
             args = cli_line(step, command)
             if args is not None:
                 return job_id, job, index, args
     pytest.fail(
-        f"No step in {WORKFLOW.name} runs `python -m cicd_lab {command} …`. CI must run the "
+        f"No step in {WORKFLOW} runs `python -m cicd_lab {command} …`. CI must run the "
         f"{command} itself, not only the unit tests."
     )
+
+
+def parsed(args: list[str]) -> Any:
+    from cicd_lab.__main__ import build_parser
+
+    # Only the CLI's own arguments: stop at a shell operator or redirection.
+    words: list[str] = []
+    for word in args:
+        if word in ("|", "||", "&&", ";", ">", ">>", "2>&1") or word.startswith(("|", ">")):
+            break
+        words.append(word)
+    try:
+        return build_parser().parse_args(words)
+    except SystemExit:
+        pytest.fail(
+            f"`python -m cicd_lab {' '.join(words)}` is not a valid command line; see "
+            f"`python -m cicd_lab {words[0] if words else 'gate'} --help`."
+        )
 
 
 def test_workflow_runs_on_pull_requests_and_pushes(workflow):
@@ -308,16 +500,8 @@ def test_workflow_runs_on_pull_requests_and_pushes(workflow):
 
 
 def test_gate_step_runs_the_gate_cli(workflow):
-    from cicd_lab.__main__ import build_parser
-
     _, job, index, args = find(workflow, "gate")
-    try:
-        build_parser().parse_args(args)
-    except SystemExit:
-        pytest.fail(
-            f"`python -m cicd_lab {' '.join(args)}` is not a valid command line; see "
-            "`python -m cicd_lab gate --help`."
-        )
+    parsed(args)
     uses = [str(s.get("uses", "")) for s in job["steps"][:index]]
     assert any(u.startswith("actions/checkout@") for u in uses), (
         "The gate job must check out the repository (actions/checkout) before running the gate."
@@ -339,59 +523,74 @@ def test_gate_failure_is_not_ignored(workflow):
     job_id, job, index, _ = find(workflow, "gate")
     step = job["steps"][index]
     for where, node in (("job " + job_id, job), ("the gate step", step)):
-        assert not node.get("continue-on-error"), (
+        assert node.get("continue-on-error") in (None, False, "false"), (
             f"continue-on-error is set on {where}: a failed gate would not stop the rollout."
         )
-    run = str(step.get("run", ""))
-    assert "|| true" not in run and "|| exit 0" not in run, (
-        f"The gate step swallows the gate's exit code: {run!r}."
-    )
 
 
-def test_gate_reports_are_kept_even_when_the_gate_fails(workflow):
+def test_gate_exit_status_is_not_swallowed_by_the_shell(workflow, bridge):
+    """Run the gate step's script with the shell GitHub uses, with a python that plays a
+    gate rejecting the model (exit 1). The script runs in your worker, not here."""
     _, job, index, _ = find(workflow, "gate")
-    uploads = [
-        s
-        for s in job["steps"][index + 1 :]
-        if str(s.get("uses", "")).startswith("actions/upload-artifact@")
-    ]
-    assert uploads, (
-        "After the gate step, upload its reports (metrics.json, model_card.json) with "
-        "actions/upload-artifact."
+    step = job["steps"][index]
+    try:
+        plan = gha.step_plan(workflow, job, step, gate_exit=1)
+    except gha.ExpressionError as exc:
+        pytest.fail(f"The gate step cannot be run: {exc}")
+    failed = bridge.run_step(plan)
+    assert any("-m cicd_lab gate" in c for c in failed["calls"]), (
+        f"The gate step's script never ran `python -m cicd_lab gate` (calls: "
+        f"{failed['calls']}, output: {failed['output']!r})."
     )
-    condition = str(uploads[0].get("if", ""))
-    assert "always()" in condition or "failure()" in condition, (
-        f"The upload step has if: {condition!r}. Steps are skipped after a failure by "
-        "default, and a rejected model's card is the one a reviewer needs: use if: always()."
+    assert failed["status"] != 0, (
+        f"The gate rejected the model (exit 1) and the step still exited {failed['status']}. "
+        f"Something after the gate swallows its status: `|| echo …`, `|| true`, or a pipe "
+        f"such as `| tee gate.log` under GitHub's default shell `bash -e {{0}}`, which has no "
+        f"pipefail (set `shell: bash` to get `-o pipefail`). The script:\n{step.get('run')}"
+    )
+    passed = bridge.run_step(gha.step_plan(workflow, job, step, gate_exit=0))
+    assert passed["status"] == 0, (
+        f"The gate passed (exit 0) and the step exited {passed['status']}: {passed['output']!r}"
     )
 
 
-def test_rollout_waits_for_the_gate_and_only_runs_on_main(workflow):
-    from cicd_lab.__main__ import build_parser
-
+@pytest.mark.parametrize(
+    ("event", "ref", "gate_result", "should_run"),
+    [
+        ("push", "refs/heads/main", "success", True),
+        ("push", "refs/heads/main", "failure", False),
+        ("pull_request", "refs/pull/7/merge", "success", False),
+        ("push", "refs/heads/feature", "success", False),
+    ],
+    ids=["main-gate-passed", "main-gate-failed", "pull-request", "other-branch"],
+)
+def test_rollout_runs_only_on_main_after_the_gate_passed(
+    workflow, event, ref, gate_result, should_run
+):
     gate_job, _, _, _ = find(workflow, "gate")
     job_id, job, _, args = find(workflow, "rollout")
-    try:
-        build_parser().parse_args(args)
-    except SystemExit:
-        pytest.fail(
-            f"`python -m cicd_lab {' '.join(args)}` is not a valid command line; see "
-            "`python -m cicd_lab rollout --help`."
-        )
+    parsed(args)
     assert job_id != gate_job, (
         "Run the rollout in its own job, which `needs` the gate job; in one job a "
         "pull request would deploy."
     )
     needs = job.get("needs", [])
-    needs = [needs] if isinstance(needs, str) else list(needs)
+    needs = [needs] if isinstance(needs, str) else list(needs or [])
     assert gate_job in needs, (
         f"The rollout job {job_id!r} has needs={needs}; without needs: {gate_job} it starts "
         "in parallel with the gate and ships a model that may fail it."
     )
-    condition = str(job.get("if", ""))
-    assert "refs/heads/main" in condition, (
-        f"The rollout job has if: {condition!r}; only main may deploy (for example "
-        "if: github.ref == 'refs/heads/main'), not every pull request branch."
+    try:
+        runs = gha.job_runs(workflow, job_id, event, ref, {gate_job: gate_result})
+    except gha.ExpressionError as exc:
+        pytest.fail(f"The rollout job's if: is not an expression GitHub can evaluate: {exc}")
+    assert runs is should_run, (
+        f"On a {event} to {ref} with the gate job's result '{gate_result}', GitHub would "
+        f"{'start' if runs else 'skip'} the rollout job (if: {job.get('if')!r}); it must "
+        f"{'start' if should_run else 'be skipped'}. Only main deploys, and only after the "
+        "gate passed. A status function in a job's if: (always(), failure()) replaces the "
+        "implicit success() that makes `needs:` wait for a passing gate: with if: always() "
+        "&& …, a rejected model ships anyway."
     )
 
 
@@ -403,7 +602,144 @@ def test_two_rollouts_cannot_run_at_once(workflow):
         "in a row would run two rollouts that fight over the same traffic weights."
     )
     if isinstance(concurrency, dict):
-        assert not concurrency.get("cancel-in-progress"), (
+        group = concurrency.get("group", "")
+        assert concurrency.get("cancel-in-progress") in (None, False, "false"), (
             "cancel-in-progress: true kills a rollout halfway, at whatever weight it had "
             "reached, with nobody to roll it back."
         )
+    else:
+        group = concurrency
+    first, second = (
+        gha.interpolate(group, gha.contexts_for("push", "refs/heads/main", run_id=r, sha=s))
+        for r, s in ((1001, "a" * 40), (1002, "b" * 40))
+    )
+    assert first == second, (
+        f"Two pushes to main get the concurrency groups {first!r} and {second!r}. Runs only "
+        "wait for each other inside one group: a group keyed on the run id (or run number, "
+        "or commit) puts every run in a group of its own and excludes nothing. Use a fixed "
+        "name such as `rollout-churn`."
+    )
+
+
+def artifact_paths(step: dict[str, Any]) -> list[str]:
+    text = str((step.get("with") or {}).get("path", ""))
+    text = text.replace("${{ github.workspace }}/", "").replace("${{github.workspace}}/", "")
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def covers(patterns: list[str], target: str) -> bool:
+    """Whether upload-artifact's ``path:`` lines (relative to the repository) take ``target``."""
+    import fnmatch
+    import posixpath
+
+    hit = False
+    for pattern in patterns:
+        negate = pattern.startswith("!")
+        clean = posixpath.normpath(pattern.lstrip("!"))
+        matched = (
+            clean == target or target.startswith(clean + "/") or fnmatch.fnmatch(target, clean)
+        )
+        if matched:
+            hit = not negate
+    return hit
+
+
+def uploaded(
+    workflow: dict[Any, Any], command: str, out_file: str, option: str
+) -> tuple[str, list[str], dict[str, Any] | None]:
+    """Where the CLI writes ``out_file`` (repository-relative) and the upload step after it."""
+    import posixpath
+
+    _, job, index, args = find(workflow, command)
+    step = job["steps"][index]
+    where = gha.working_directory(workflow, job, step)
+    value = getattr(parsed(args), option)
+    target = posixpath.normpath(posixpath.join(where, str(value), out_file))
+    for later in job["steps"][index + 1 :]:
+        if str(later.get("uses", "")).startswith("actions/upload-artifact@"):
+            return target, artifact_paths(later), later
+    return target, [], None
+
+
+def test_gate_reports_are_kept_even_when_the_gate_fails(workflow):
+    target, patterns, upload = uploaded(workflow, "gate", "model_card.json", "out")
+    assert upload is not None, (
+        "After the gate step, upload its reports (metrics.json, model_card.json) with "
+        "actions/upload-artifact."
+    )
+    condition = str(upload.get("if", ""))
+    assert gha.uses_status_function(condition) and (
+        "always" in condition or "failure" in condition
+    ), (
+        f"The upload step has if: {condition!r}. Steps are skipped after a failure by "
+        "default, and a rejected model's card is the one a reviewer needs: use if: always()."
+    )
+    assert covers(patterns, target), (
+        f"The gate writes {target} (its --out, inside the step's working directory), but the "
+        f"upload step's path is {patterns}. `defaults.run.working-directory` applies only to "
+        "`run:` steps; an action's `path:` is relative to the repository root, so the "
+        "artifact would be empty ('No files were found')."
+    )
+
+
+def test_rollout_event_log_is_uploaded_from_where_it_is_written(workflow):
+    target, patterns, upload = uploaded(workflow, "rollout", "", "event_log")
+    assert upload is not None and covers(patterns, target), (
+        f"The rollout writes its event log to {target}, but "
+        + (f"the upload step's path is {patterns}" if upload else "no step uploads it")
+        + ". Keep the event log as an artifact, with its path relative to the repository "
+        "root (working-directory does not apply to actions)."
+    )
+
+
+# --- workflow security: the same checks a reviewer would run -------------------------
+
+
+def tool(name: str) -> str:
+    found = Path(sys.executable).with_name(name)
+    path = str(found) if found.exists() else shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} is not installed where the tests run; it is part of the lab image.")
+    return path
+
+
+def test_workflow_matches_the_github_workflow_schema(workflow_text, tmp_path):
+    target = tmp_path / "model-ci.yml"
+    target.write_text(workflow_text, encoding="utf-8")
+    proc = subprocess.run(
+        [tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(target)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, (
+        "check-jsonschema --builtin-schema vendor.github-workflows rejects the workflow "
+        f"(GitHub would refuse to run it):\n{(proc.stdout + proc.stderr)[-3000:]}"
+    )
+
+
+def test_workflow_has_no_zizmor_findings(workflow_text, tmp_path):
+    target = tmp_path / "model-ci.yml"
+    target.write_text(workflow_text, encoding="utf-8")
+    proc = subprocess.run(
+        [tool("zizmor"), "--offline", "--format", "json", str(target)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    try:
+        findings = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        pytest.fail(f"zizmor could not audit the workflow:\n{proc.stderr[-3000:]}")
+    summary = sorted(
+        {f"{f.get('ident')}: {f.get('desc')}" for f in findings if isinstance(f, dict)}
+    )
+    assert not findings, (
+        f"zizmor --offline reports {len(findings)} finding(s): {summary}. Pin each action to "
+        "a full commit SHA (a tag can be moved to other code), check out with "
+        "persist-credentials: false (or the token lands in the uploaded workspace), and set "
+        "`permissions:` per job to what it needs (contents: read), with `permissions: {}` at "
+        "the top."
+    )

@@ -1,0 +1,48 @@
+"""Task 6a: shadow traffic. The challenger sees a copy of live requests; users never see it.
+
+``ShadowClient(primary_url, shadow_url).predict(features)`` sends the request to the primary
+(the champion's server) and returns its answer. A copy goes to the shadow (the challenger's
+server) in the background: its answer is compared with the primary's and logged, never
+returned, and its latency and its failures never reach the user.
+
+Both servers answer ``POST <url>/predict`` with the JSON body ``{"features": [...]}`` by
+``{"prediction": <float>}``. ``urllib.request`` (standard library) is enough to call them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["ShadowClient"]
+
+
+class ShadowClient:
+    def __init__(self, primary_url: str, shadow_url: str, *, timeout_s: float = 2.0) -> None:
+        """``timeout_s`` bounds each HTTP call, to the primary and to the shadow."""
+        # TODO(student): keep the URLs, and whatever runs the shadow calls in the
+        # background (a ThreadPoolExecutor of its own) and holds their results.
+        raise NotImplementedError("TODO(student): set up the shadow client")
+
+    def predict(self, features: list[float]) -> Any:
+        """The primary's answer (the decoded JSON body), for the user.
+
+        A copy of the same request goes to the shadow without waiting for it: a slow or
+        failing challenger must cost the user nothing. A failure of the primary is the
+        user's to see, so it raises.
+        """
+        # TODO(student): call the primary; hand the shadow call to the background.
+        raise NotImplementedError("TODO(student): serve from the primary, mirror to the shadow")
+
+    def comparisons(self, wait_s: float = 10.0) -> list[dict[str, Any]]:
+        """One record per request, in request order, after waiting up to ``wait_s`` for
+        shadow calls still in flight::
+
+            {"request": 0, "primary": {...}, "shadow": {...} or None,
+             "agree": bool, "error": None or "what went wrong", "shadow_ms": float}
+        """
+        # TODO(student): wait for the pending shadow calls, return their records.
+        raise NotImplementedError("TODO(student): return the shadow comparisons")
+
+    def close(self) -> None:
+        """Stop the background workers (without waiting for a hung shadow)."""
+        raise NotImplementedError("TODO(student): shut the background pool down")

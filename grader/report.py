@@ -177,9 +177,22 @@ def ungraded_report(
     )
 
 
-def first_line(text: str, limit: int = 160) -> str:
+def first_line(text: str, limit: int = 240) -> str:
+    """The message's first line, shortened only where a sentence, clause or word ends.
+
+    Tests put the key phrase first, so a long line loses its tail, never the middle of a
+    phrase: it ends at the last sentence or clause that fits, else at a word.
+    """
     line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
-    return line if len(line) <= limit else line[: limit - 1] + "…"
+    if len(line) <= limit:
+        return line
+    head = line[: limit - 1]
+    for marks, keep in ((". ", True), ("; ", False), (": ", False), (", ", False)):
+        cut = max(head.rfind(mark) for mark in marks.split("|"))
+        if cut >= limit // 2:
+            return head[: cut + (1 if keep else 0)] + " …"
+    cut = head.rfind(" ")
+    return (head[:cut] if cut >= limit // 2 else head) + " …"
 
 
 def print_report(

@@ -19,6 +19,7 @@ from grader.runners.base import RunOutcome
 __all__ = ["Records", "parse_records", "score"]
 
 HIDDEN_PREFIX = "tests/hidden/"
+HIDDEN_FILE = "a hidden test file"  # how a hidden file that fails to import is named
 # pytest exit codes: 0 ok, 1 tests failed, 2 interrupted, 3 internal error, 4 usage, 5 none
 _PYTEST_BROKEN = {3: "pytest hit an internal error", 4: "pytest was called wrongly"}
 
@@ -71,7 +72,7 @@ def _parse_lines(text: str) -> tuple[Records, dict[str, dict[str, Any]]]:
         elif kind == "collect_error":
             nodeid = str(item.get("nodeid", ""))
             if nodeid.startswith(HIDDEN_PREFIX):  # neither its path nor its source is shown
-                records.collect_errors.append(("a hidden test file", "it failed to import."))
+                records.collect_errors.append((HIDDEN_FILE, "it failed to import."))
             else:
                 records.collect_errors.append((nodeid, str(item.get("message", ""))))
         elif kind == "session":
@@ -176,7 +177,9 @@ def _score_task(
     """
     if not tests:
         if records.collect_errors:
-            nodeid, message = records.collect_errors[0]
+            # A visible file's error first: a hidden one's would hide the learner's cause.
+            shown = [e for e in records.collect_errors if e[0] != HIDDEN_FILE]
+            nodeid, message = (shown or records.collect_errors)[0]
             status, text = Status.FAIL, f"The tests could not be loaded ({nodeid}): {message}"
         elif outcome.timed_out:
             status, text = Status.TIMEOUT, "These tests did not run before the time limit."

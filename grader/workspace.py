@@ -149,9 +149,13 @@ def submission_files(lab: Lab, tree: Path) -> dict[str, Path]:
 def _at_the_root(lab: Lab, tree: Path) -> dict[str, Path]:
     """Declared files uploaded flat, as a drag-and-drop upload to Gradescope leaves them.
 
-    Only plain paths (not globs) whose file names are unique in the manifest count.
+    The declared files are the starter's: its plain paths, and what its globs match.
+    Only file names that are unique among them count.
     """
     plain = [p for p in lab.submission if not any(c in p for c in "*?[")]
+    plain += [rel for rel in submission_files(lab, lab.root) if rel not in plain]
+    if tree.name in {Path(p).parts[0] for p in plain if "/" in p}:
+        return {}  # a folder inside the lab (netlab/), not an upload: say where to point
     names = [Path(p).name for p in plain]
     found: dict[str, Path] = {}
     for declared in plain:

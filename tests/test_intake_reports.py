@@ -148,7 +148,8 @@ def test_gradescope_gives_the_learner_a_sentence_not_the_traceback_of_a_crash(
     assert "Traceback" in proc.stderr  # the instructor's log keeps it
     results = json.loads((autograder / "results" / "results.json").read_text())
     assert results["score"] == 0 and results["output_format"] == "text"
-    assert results["output"].startswith("The autograder crashed before grading this submission")
+    assert results["output"].startswith("The autograder could not grade this submission")
+    assert "not in your work" in results["output"]
     assert "Traceback" not in results["output"] and "/autograder" not in results["output"]
 
 

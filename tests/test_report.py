@@ -88,3 +88,15 @@ def test_terminal_table_shows_points_first_failure_and_hint() -> None:
     assert "10/30" in text and "0/10" in text
     assert "assert 5 == 6" in text and "hint: Return a * b." in text
     assert "more" not in text  # only the first line of a failure
+
+
+def test_a_long_first_line_is_cut_where_a_sentence_ends_never_mid_phrase() -> None:
+    from grader.report import first_line
+
+    key = "expected 503 from /readyz while the model loads, got 200. "
+    text = "AssertionError: " + key * 6 + "\nsecond line"
+    shown = first_line(text)
+    assert shown.endswith("got 200. …") and len(shown) <= 242
+    assert first_line("short message\nmore") == "short message"
+    words = "word " * 80
+    assert first_line(words).endswith("word …")

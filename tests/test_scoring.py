@@ -184,3 +184,16 @@ def test_a_failing_test_with_its_own_hint_replaces_the_tasks_hint() -> None:
     assert report.tasks[1].hint == "A NaN feature is a 422, not a 500."
     passing_b = collected + rec("a", "1", "fail") + rec("b", "2", "pass") + rec("c", "2", "fail")
     assert score(CALC, outcome(passing_b + SESSION)).tasks[1].hint == CALC.tasks[1].hint
+
+
+def test_a_visible_import_error_is_shown_even_when_a_hidden_file_failed_first() -> None:
+    text = (
+        line(kind="collected", tests=[])
+        + line(kind="collect_error", nodeid="tests/hidden/test_h.py", message="secret boom")
+        + line(kind="collect_error", nodeid="tests/test_task1_add.py", message="NameError: x")
+        + SESSION
+    )
+    report = score(CALC, outcome(text), hidden_tests=True)
+    first = report.tasks[0].first_failure
+    assert "tests/test_task1_add.py" in first and "NameError: x" in first
+    assert "secret boom" not in json.dumps(report.as_json())

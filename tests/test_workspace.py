@@ -120,6 +120,16 @@ def test_files_uploaded_flat_are_taken_where_the_lab_declares_them(tmp_path: Pat
     assert "a * b" in (ws.learner_dir / "fx/calc.py").read_text()
 
 
+def test_files_uploaded_flat_are_taken_for_a_lab_declared_with_a_glob(calc, tmp_path: Path) -> None:
+    upload = tmp_path / "upload"
+    upload.mkdir()
+    shutil.copyfile(FIXTURE_SOLUTIONS / "calc" / "fx" / "calc.py", upload / "calc.py")
+    (upload / "notes.py").write_text("# not a file of the lab\n")
+    ws = build_workspace(calc, upload, tmp_path / "ws")
+    assert ws.taken == ("fx/calc.py",)
+    assert "a * b" in (ws.learner_dir / "fx/calc.py").read_text()
+
+
 def test_symlink_outside_the_submission_is_refused(calc, tmp_path: Path) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text("host secret")

@@ -365,18 +365,45 @@ def test_writes_past_the_caps_fail_inside_the_container(tmp_path: Path, docker_r
     assert graded.status is Status.PASS, graded.tasks[0].first_failure
 
 
+# A module of each real lab that its tests import early, and the attacks tried from it.
+LAB_ENTRY_POINTS = {
+    "networking": ("netlab/client.py", ["forge-results-through-proc", "signal-the-judge"]),
+    "cloud-security": ("cloudsec/iam_policy.py", ["forge-results-through-proc"]),
+    "data-engineering": ("etl_lab/ingest.py", ["forge-results-through-proc"]),
+    "data-privacy": ("privacy_lab/scrub.py", ["forge-results-through-proc"]),
+    "cicd": ("cicd_lab/gate.py", ["forge-results-through-proc"]),
+}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("attack", ["forge-results-through-proc", "signal-the-judge"])
-def test_an_attack_from_the_networking_starter_gains_nothing(
-    attack: str, tmp_path: Path, docker_runner: Any
+@pytest.mark.parametrize(
+    ("slug", "attack"),
+    [(slug, attack) for slug, (_, attacks) in LAB_ENTRY_POINTS.items() for attack in attacks],
+)
+def test_an_attack_from_a_real_labs_starter_gains_nothing(
+    slug: str, attack: str, tmp_path: Path, docker_runner: Any
 ) -> None:
-    """The issue's own setting: the untouched networking starter (0/100), plus an attack
-    that runs whenever the tests import the learner's client."""
-    submission = tmp_path / "networking"
-    shutil.copytree(REPO / "labs" / "networking", submission)
-    client = submission / "netlab" / "client.py"
-    # At the end: the starter begins with a docstring and `from __future__ import`.
-    client.write_text(client.read_text() + "\n" + textwrap.dedent(ATTACKS[attack]))
-    graded = api.grade(slug="networking", submission=submission, runner=docker_runner)
-    assert graded.score == 0, f"{attack} forged {graded.score} points"
-    assert graded.status is Status.FAIL, f"{attack}: {graded.status} ({graded.message})"
+    """The untouched starter of a real lab (0 points), plus an attack that runs whenever
+    the tests import one of the learner's modules."""
+    submission = tmp_path / slug
+    shutil.copytree(REPO / "labs" / slug, submission)
+    module = submission / LAB_ENTRY_POINTS[slug][0]
+    # At the end: a starter begins with a docstring and `from __future__ import`.
+    module.write_text(module.read_text() + "\n" + textwrap.dedent(ATTACKS[attack]))
+    # Task 1's tests import the module as the first ones do: enough to try the attack.
+    graded = api.grade(slug=slug, submission=submission, runner=docker_runner, tasks=("1",))
+    assert graded.score == 0, f"{attack} forged {graded.score} points in {slug}"
+    # Writing junk into every open descriptor can also stall the worker's own clients
+    # until the time limit: still a judge that stood and recorded nothing forged.
+    assert graded.status in (Status.FAIL, Status.TIMEOUT), (
+        f"{attack}: {graded.status} ({graded.message})"
+    )
+
+
+def test_every_real_lab_is_sealed_and_attacked() -> None:
+    """A lab added later is tried too: it must be sealed and named above."""
+    from grader.lab import list_labs
+
+    for folder in list_labs():
+        assert load_lab(folder).mode == "sealed", f"{folder.name} is not sealed"
+        assert folder.name in LAB_ENTRY_POINTS, f"no forgery attack tries {folder.name}"

@@ -51,14 +51,21 @@ def grade_lab(
     runner: Runner,
     hidden_tests: Path | None = None,
     tasks: tuple[str, ...] = (),
+    fail_fast: bool = False,
 ) -> GradeReport:
-    """Grade ``submission``; with ``tasks``, run and report only those tasks' tests."""
+    """Grade ``submission``; with ``tasks``, run and report only those tasks' tests.
+
+    ``fail_fast`` stops at the first failing test (the rest count as failed): enough to
+    know that a task fails, as for a mutant, and much quicker.
+    """
     tree = resolve_submission(lab, submission)
     with tempfile.TemporaryDirectory(prefix=f"mlskills-{lab.slug}-") as tmp:
         workspace = build_workspace(lab, tree, Path(tmp) / "workspace", hidden_tests=hidden_tests)
         started = time.monotonic()
         try:
-            outcome = runner.run(RunRequest(lab=lab, workspace=workspace, tasks=tasks))
+            outcome = runner.run(
+                RunRequest(lab=lab, workspace=workspace, tasks=tasks, fail_fast=fail_fast)
+            )
         except GraderError:
             raise
         except Exception as exc:  # a crash in grading becomes a result, never a traceback

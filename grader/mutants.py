@@ -245,13 +245,21 @@ def overlay(mutant: Mutant, dest: Path) -> Path:
 def _grade_mutant(mutant: Mutant, runner: Runner) -> GradeReport:
     with tempfile.TemporaryDirectory(prefix=f"mlskills-mutant-{mutant.name}-") as tmp:
         submission = overlay(mutant, Path(tmp))
-        # A mutant needs only its own task's tests.
-        report = grade_lab(mutant.lab, submission=submission, runner=runner, tasks=(mutant.task,))
+
+        # A mutant needs only its own task's tests, and only until one of them fails.
+        def grade() -> GradeReport:
+            return grade_lab(
+                mutant.lab,
+                submission=submission,
+                runner=runner,
+                tasks=(mutant.task,),
+                fail_fast=True,
+            )
+
+        report = grade()
         if report.status is Status.ERROR:  # could not grade: once more before saying so
             log.info("grading %s again after: %s", mutant.label, report.message)
-            report = grade_lab(
-                mutant.lab, submission=submission, runner=runner, tasks=(mutant.task,)
-            )
+            report = grade()
         return report
 
 

@@ -285,10 +285,21 @@ def build_workspace(
 
 
 def pytest_command(
-    python: str, grader_dir: str, judge_dir: str, tasks: tuple[str, ...] = ()
+    python: str,
+    grader_dir: str,
+    judge_dir: str,
+    tasks: tuple[str, ...] = (),
+    *,
+    fail_fast: bool = False,
 ) -> list[str]:
-    """The judge's pytest command line, given where the workspace's folders are."""
+    """The judge's pytest command line, given where the workspace's folders are.
+
+    ``fail_fast`` stops at the first failure: the tests it leaves "did not run", and
+    count as failed.
+    """
     only = [f"--mlskills-tasks={','.join(tasks)}"] if tasks else []
+    if fail_fast:
+        only.append("--exitfirst")
     return [
         python,
         "-m",

@@ -197,3 +197,23 @@ def test_check_mutants_exits_2_on_a_bad_manifest(root: Path) -> None:
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "mutant.toml: field 'task' is invalid" in proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_a_mutant_stops_at_its_first_failing_test_and_the_rest_count_as_failed(
+    tmp_path: Path,
+) -> None:
+    from grader.api import grade_lab
+    from grader.lab import find_lab
+    from grader.runners.local import LocalRunner
+    from grader.workspace import pytest_command
+    from tests.conftest import FIXTURE_LABS
+
+    assert "--exitfirst" in pytest_command("python", "g", "j", ("1",), fail_fast=True)
+    assert "--exitfirst" not in pytest_command("python", "g", "j", ("1",))
+    calc = find_lab("calc", FIXTURE_LABS)
+    report = grade_lab(
+        calc, submission=calc.root, runner=LocalRunner(), tasks=("2",), fail_fast=True
+    )
+    (task,) = report.tasks
+    assert [t.status.value for t in task.tests] == ["fail", "fail"]
+    assert task.tests[1].message == "did not run"

@@ -19,6 +19,7 @@ class RunRequest:
     lab: Lab
     workspace: Workspace
     tasks: tuple[str, ...] = ()  # only these tasks' tests; () means every task
+    fail_fast: bool = False  # stop at the first failure (a mutant needs only one)
 
 
 @dataclass(frozen=True)

@@ -324,7 +324,9 @@ class DockerRunner:
             results=results_path,
         )
         command = supervised(
-            pytest_command("python", GRADER_DIR, JUDGE_DIR, request.tasks),
+            pytest_command(
+                "python", GRADER_DIR, JUDGE_DIR, request.tasks, fail_fast=request.fail_fast
+            ),
             environment,
             python="python",
             grader_dir=GRADER_DIR,

@@ -189,7 +189,11 @@ class LocalRunner:
             )
         )
         command = pytest_command(
-            self.python, str(workspace.grader_dir), str(workspace.judge_dir), request.tasks
+            self.python,
+            str(workspace.grader_dir),
+            str(workspace.judge_dir),
+            request.tasks,
+            fail_fast=request.fail_fast,
         )
         cwd = workspace.judge_dir
         if split:

@@ -20,8 +20,10 @@ pytestmark = [
 ]
 
 TTL = timedelta(days=3)
-# Half a second past the minute: no event sits exactly on a TTL or window boundary.
-ONLINE_AT = datetime(2024, 3, 26, 12, 0, 0, 500_000, tzinfo=UTC)
+# Thirty hours after the last event (the log ends at 2024-03-29 00:00), so every value
+# still inside the TTL is more than a day old: a materialize window shorter than the TTL
+# misses them. Half a second past the minute: no event sits exactly on a boundary.
+ONLINE_AT = datetime(2024, 3, 30, 6, 0, 0, 500_000, tzinfo=UTC)
 FEATURES = ("user_events_7d", "user_amount_7d")
 
 

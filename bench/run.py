@@ -225,7 +225,14 @@ def lab_benches(slugs: list[str], out: dict[str, Any]) -> None:
             continue
         print(f"\n== bench/{slug}.py", flush=True)
         proc = subprocess.run([sys.executable, str(script)], cwd=REPO, check=False)
-        out.setdefault("labs", {})[slug] = {"exit_code": proc.returncode}
+        entry: dict[str, Any] = {"exit_code": proc.returncode}
+        figures = REPO / "bench" / "out" / f"{slug}.json"  # what the lab's bench measured
+        if figures.is_file():
+            try:
+                entry["figures"] = json.loads(figures.read_text())
+            except ValueError:
+                entry["figures_error"] = f"{figures.name} is not JSON"
+        out.setdefault("labs", {})[slug] = entry
 
 
 def main() -> int:

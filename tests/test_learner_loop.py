@@ -186,7 +186,9 @@ def test_labs_are_listed_in_course_order() -> None:
 
 def _make(*args: str, root: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "MLSKILLS_ROOT": str(root), "COLUMNS": "200"}
-    env.pop("MAKEFLAGS", None)
+    # `make test ARGS=…` puts its variables in the environment of what it runs.
+    for name in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "ARGS", "lab", "task"):
+        env.pop(name, None)
     return subprocess.run(
         ["make", "--no-print-directory", "-C", str(REPO), *args],
         capture_output=True,

@@ -8,7 +8,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEV    := $(VENV)/.installed-dev
 # pip's own chatter (and setuptools' warnings) go to .venv/install.log, shown on failure.
-PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+# --no-compile: Python writes a .pyc for each module it imports; compiling all of them at
+# install time costs seconds and tens of MB for modules a lab never imports.
+PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile
 lab    ?=
 ARGS   ?=
 

@@ -190,22 +190,26 @@ def _folder_mb(path: Path) -> float:
 
 
 def first_run(slugs: list[str], rows: list[tuple[str, str, str]], out: dict[str, Any]) -> None:
-    """A learner's first local grade of each lab, on a warm pip cache: a fresh venv, the
-    grader (``make setup``), then the lab's own packages (what the local runner adds the
-    first time). Seconds and the venv's size; the goal for networking is 30 s and 250 MB.
+    """A learner's first local grade of each lab, on a warm pip cache: a fresh venv made by
+    the learner's own path (``make setup``, then the grader's per-lab install, which the
+    local runner calls the first time a lab is graded). Seconds and the venv's size; the
+    goal for networking is 30 s and 250 MB.
     """
-    constraints = str(REPO / "constraints.txt")
-    pip = ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-c", constraints]
+    add_lab = (
+        "import sys; from grader.install import ensure_packages; from grader.lab import find_lab; "
+        "sys.exit(ensure_packages(find_lab(sys.argv[1]), announce=lambda line: None) or None)"
+    )
     for slug in slugs:
-        lab = find_lab(slug)
         with tempfile.TemporaryDirectory() as tmp:
             venv = Path(tmp) / "venv"
-            python = str(venv / "bin" / "python")
 
-            def install(venv: Path = venv, python: str = python, lab: Any = lab) -> None:
-                subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-                subprocess.run([python, *pip, "-e", str(REPO)], check=True)
-                subprocess.run([python, *pip, *lab.image.python], check=True)
+            def install(venv: Path = venv, slug: str = slug) -> None:
+                subprocess.run(
+                    ["make", "--no-print-directory", "-C", str(REPO), "setup", f"VENV={venv}"],
+                    check=True,
+                    stdout=subprocess.DEVNULL,
+                )
+                subprocess.run([str(venv / "bin" / "python"), "-c", add_lab, slug], check=True)
 
             seconds, _ = timed(install)
             size = _folder_mb(venv)

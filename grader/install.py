@@ -92,6 +92,9 @@ def ensure_packages(lab: Lab, *, announce: Callable[[str], None]) -> str:
                 "install",
                 "--quiet",
                 "--disable-pip-version-check",
+                # No .pyc for every module up front: Python writes one for each module
+                # it imports, and most of matplotlib's and fontTools' never are.
+                "--no-compile",
                 "-c",
                 str(constraints),
                 *missing,

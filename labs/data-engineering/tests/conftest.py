@@ -302,9 +302,18 @@ def lab(learner: Any, shared: Path) -> Lab:
     # Start the worker's JVM now, while this process generates the log and builds the
     # oracle: the first test that needs Spark then waits less. Errors are left to that
     # test, whose own call reports them.
+    # Feast and deltalake take seconds to import, in the worker and here: both start now
+    # too, on the other core.
     bridge = learner.module("etl_bridge", timeout=SPARK_TIMEOUT_S)
     threading.Thread(target=_quietly, args=(bridge.session,), daemon=True).start()
+    threading.Thread(target=_quietly, args=(bridge.preload,), daemon=True).start()
+    threading.Thread(target=_quietly, args=(_preload_here,), daemon=True).start()
     return Lab(learner, shared)
+
+
+def _preload_here() -> None:
+    import deltalake  # noqa: F401
+    import feast  # noqa: F401
 
 
 def _quietly(fn: Callable[[], Any]) -> None:

@@ -8,9 +8,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEV    := $(VENV)/.installed-dev
 # pip's own chatter (and setuptools' warnings) go to .venv/install.log, shown on failure.
-# --no-compile: Python writes a .pyc for each module it imports; compiling all of them at
-# install time costs seconds and tens of MB for modules a lab never imports.
-PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile
+# No --no-compile: the grader runs suites and workers with PYTHONDONTWRITEBYTECODE=1 (no
+# __pycache__ in a learner's folder), so a .pyc pip does not write now is never written,
+# and every grade would compile Spark's, FastAPI's and Feast's Python again.
+PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 lab    ?=
 ARGS   ?=
 

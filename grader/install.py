@@ -92,9 +92,8 @@ def ensure_packages(lab: Lab, *, announce: Callable[[str], None]) -> str:
                 "install",
                 "--quiet",
                 "--disable-pip-version-check",
-                # No .pyc for every module up front: Python writes one for each module
-                # it imports, and most of matplotlib's and fontTools' never are.
-                "--no-compile",
+                # pip compiles every module now: the suites run with
+                # PYTHONDONTWRITEBYTECODE=1, so nothing would write a .pyc later.
                 "-c",
                 str(constraints),
                 *missing,

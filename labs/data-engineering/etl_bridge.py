@@ -11,8 +11,6 @@ grader always uses this copy, and nothing in it decides a grade. It only moves d
 
 - ``session``: the one SparkSession of the worker, made on first use and kept for the
   whole suite (a JVM takes seconds to start; a session is reused).
-- ``preload``: imports Feast and deltalake ahead of need, while the JVM starts (Feast
-  takes seconds to import; doing it then keeps the suite's wall time down).
 - ``load`` and ``save``: Parquet the tests wrote becomes a DataFrame here, and the
   DataFrames your code returns are written as Parquet, which the tests read back with
   their own DuckDB. No Spark object, UDF or pickle ever reaches the tests.
@@ -26,7 +24,6 @@ grader always uses this copy, and nothing in it decides a grade. It only moves d
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 import shutil
 import stat
@@ -43,7 +40,6 @@ __all__ = [
     "ipc",
     "jobs_during",
     "load",
-    "preload",
     "quality",
     "remove",
     "save",
@@ -72,27 +68,6 @@ def session() -> Any:
         if _SESSION is None:
             _SESSION = _build_session()
         return _SESSION
-
-
-def preload(names: list[str]) -> list[str]:
-    """Import the heavy libraries the later tasks use; return the ones that failed.
-
-    The tests ask for the ones their selected tasks need ("feast", "deltalake"). Only a
-    head start: a library that fails to import here fails again, with its own error, in
-    the test that uses it.
-    """
-    failed = []
-    for name in names:
-        if name not in _PRELOADABLE:
-            raise ValueError(f"preload takes {', '.join(_PRELOADABLE)}, not {name!r}")
-        try:
-            importlib.import_module(name)
-        except Exception:  # reported by the test that needs it
-            failed.append(name)
-    return failed
-
-
-_PRELOADABLE = ("feast", "deltalake")
 
 
 def _build_session() -> Any:

@@ -15,6 +15,7 @@ which both users can reach; nothing is written into the lab folder.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import itertools
 import shutil
@@ -315,8 +316,9 @@ def lab(learner: Any, shared: Path, request: pytest.FixtureRequest) -> Lab:
     threading.Thread(target=_quietly, args=(bridge.session,), daemon=True).start()
     names = _slow_imports_for(request.session.items)
     if names:
-        threading.Thread(target=_quietly, args=(bridge.preload, names), daemon=True).start()
-        threading.Thread(target=_quietly, args=(_preload_here, names), daemon=True).start()
+        in_worker = functools.partial(learner.module, timeout=SPARK_TIMEOUT_S)
+        for import_one in (in_worker, importlib.import_module):
+            threading.Thread(target=_import_all, args=(import_one, names), daemon=True).start()
     return Lab(learner, shared)
 
 
@@ -325,14 +327,17 @@ def _slow_imports_for(items: list[pytest.Item]) -> list[str]:
     return [name for task, name in sorted(_SLOW_IMPORTS.items()) if task in tasks]
 
 
-def _preload_here(names: list[str]) -> None:
+def _import_all(import_one: Callable[[str], Any], names: list[str]) -> None:
+    # Only a head start: an import that fails here fails again, with its own error, in
+    # the test that needs it.
     for name in names:
-        importlib.import_module(name)
+        with contextlib.suppress(Exception):
+            import_one(name)
 
 
-def _quietly(fn: Callable[..., Any], *args: Any) -> None:
+def _quietly(fn: Callable[[], Any]) -> None:
     with contextlib.suppress(Exception):
-        fn(*args)
+        fn()
 
 
 @pytest.fixture(scope="session")

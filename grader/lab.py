@@ -270,7 +270,14 @@ def _load_tasks(top: _Table) -> tuple[Task, ...]:
 # The order the course is taught in: each lab builds on the ones before it (data-privacy's
 # erasure task uses Feast, which data-engineering introduces). Labs not named here follow,
 # by slug.
-COURSE_ORDER = ("networking", "cloud-security", "data-engineering", "data-privacy", "cicd")
+COURSE_ORDER = (
+    "networking",
+    "cloud-security",
+    "data-engineering",
+    "data-privacy",
+    "cicd",
+    "monitoring",
+)
 
 
 def list_labs(root: Path | None = None) -> list[Path]:

@@ -8,6 +8,7 @@ is allowed.
 from __future__ import annotations
 
 import os
+import subprocess
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ __all__ = [
     "Limits",
     "Task",
     "find_lab",
+    "in_git_history",
     "labs_dir",
     "list_labs",
     "load_lab",
@@ -235,10 +237,27 @@ def load_lab(root: Path) -> Lab:
     )
     for pattern in files:
         plain = not any(c in pattern for c in "*?[")
-        if plain and not (root / pattern).is_file():
-            # The starter is what a learner edits: a declared file it lacks is a typo.
+        if plain and not (root / pattern).is_file() and not in_git_history(root, pattern):
+            # The starter is what a learner edits: a declared file it lacks is a typo. One
+            # that git knows is the learner's deletion, graded as such (grader reset).
             raise submission.fail("files", f"'{pattern}' is not a file of the lab's starter")
     return lab
+
+
+def in_git_history(folder: Path, rel: str) -> bool:
+    """Whether git's history of the checkout holding ``folder`` has ever had ``folder/rel``."""
+    try:
+        proc = subprocess.run(
+            ["git", "log", "-1", "--format=%H", "--", rel],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return proc.returncode == 0 and bool(proc.stdout.strip())
 
 
 def _load_tasks(top: _Table) -> tuple[Task, ...]:

@@ -241,3 +241,121 @@ def test_open_loop_that_waits_for_each_answer_is_rejected(bench: Any) -> None:
         "answers are back; a loop that waits for each answer slows down with the server and "
         "never sees its queue."
     )
+
+
+class LateWaker:
+    """A fake clock and sleep: ``sleep(s)`` wakes ``late_s`` after it was due, as sleeps do
+    on a busy machine. The clock moves only when slept on, or when a call says it took time."""
+
+    def __init__(self, late_s: float = 0.01) -> None:
+        self.start = self.now = 100.0
+        self.late_s = late_s
+        self.sleeps = 0
+        self._lock = threading.Lock()
+
+    def clock(self) -> float:
+        with self._lock:
+            return self.now
+
+    def sleep(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("sleep length must be non-negative")  # as time.sleep says
+        with self._lock:
+            self.sleeps += 1
+            if self.sleeps > 10_000:
+                raise RuntimeError("10,000 sleeps: the schedule never gets anywhere")
+            self.now += seconds + self.late_s
+
+    def spend(self, seconds: float) -> None:
+        with self._lock:
+            self.now += seconds
+
+
+def test_open_loop_schedule_that_drifts_is_rejected(bench: Any) -> None:
+    # 20 calls at 10/s are due at 0.0, 0.1, ... 1.9 s. Every sleep wakes 10 ms late: a loop
+    # that sleeps until each call's due time absorbs that; one that sleeps a fixed 0.1 s gap
+    # adds it up, and sends its last call at 19 x 0.11 = 2.09 s.
+    fake = LateWaker(late_s=0.01)
+    calls = []
+    result = bench.run_open_loop(
+        lambda: calls.append(fake.clock()),
+        rate_rps=10.0,
+        requests=20,
+        clock=fake.clock,
+        sleep=fake.sleep,
+    )
+    elapsed = fake.now - fake.start
+    assert len(calls) == 20 and len(result.latencies_s) == 20, (
+        f"run_open_loop(rate_rps=10, requests=20) made {len(calls)} calls and returned "
+        f"{len(result.latencies_s)} latencies; expected 20 of each."
+    )
+    assert elapsed <= 1.9 + 0.01 + 1e-9, (
+        f"20 calls at 10/s are due over 1.9 s; with every sleep waking 10 ms late, the run "
+        f"took {elapsed:.3f} s on the injected clock. The schedule drifted: sleep until call "
+        "i's due time (start + i / rate_rps, read from clock()), not a fixed 1 / rate_rps "
+        "after the previous send, so a late wake-up is absorbed instead of carried forward "
+        "and the offered rate stays the rate you asked for."
+    )
+
+
+def test_open_loop_wall_time_taken_from_the_schedule_is_rejected(bench: Any) -> None:
+    # Each call takes 1 s on the injected clock; one worker thread. The schedule lasts 0.4 s,
+    # the run at least 5 s: throughput is 1 call a second, not the offered 10.
+    fake = LateWaker(late_s=0.0)
+    result = bench.run_open_loop(
+        lambda: fake.spend(1.0),
+        rate_rps=10.0,
+        requests=5,
+        max_workers=1,
+        clock=fake.clock,
+        sleep=fake.sleep,
+    )
+    elapsed = fake.now - fake.start
+    assert 5.0 <= result.wall_s <= elapsed + 1e-9, (
+        f"Five calls of 1 s each on one thread, offered at 10/s: wall_s = {result.wall_s} s, "
+        f"while the injected clock moved {elapsed:.2f} s in all; expected at least 5 s, "
+        "measured on clock() from the first scheduled start to the end of the last call. A "
+        "wall time read off the schedule (requests / rate_rps) makes throughput equal the "
+        "offered rate however far the server falls behind."
+    )
+
+
+def test_open_loop_failure_lost_in_the_pool_is_rejected(
+    learner: Any, bench: Any, refused_port: int
+) -> None:
+    # A call made in the worker, to a port that refuses: every call raises
+    # ConnectionRefusedError inside the pool's threads.
+    call = learner.module("functools").partial(
+        learner.module("socket").create_connection, ("127.0.0.1", refused_port)
+    )
+    try:
+        result = bench.run_open_loop(call, rate_rps=1000.0, requests=5)
+    except ConnectionError:
+        return
+    pytest.fail(
+        f"Every call raised ConnectionRefusedError, and run_open_loop returned latencies "
+        f"{result.latencies_s} as if they had succeeded. An exception raised in a pool thread "
+        "is kept in its Future: ask each future for its result() and re-raise, or failures "
+        "count as fast successes."
+    )
+
+
+def test_open_loop_more_threads_than_max_workers_is_rejected(bench: Any) -> None:
+    lock = threading.Lock()
+    running = [0]
+    peak = [0]
+
+    def call() -> None:
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.05)
+        with lock:
+            running[0] -= 1
+
+    bench.run_open_loop(call, rate_rps=1000.0, requests=12, max_workers=3)
+    assert peak[0] <= 3, (
+        f"run_open_loop(max_workers=3) had {peak[0]} calls running at once; expected at most "
+        "3. The pool's size is part of the load you offer: a thread per call is another "
+        "benchmark."
+    )

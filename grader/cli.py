@@ -19,7 +19,7 @@ from grader.errors import GraderError, ManifestError
 from grader.hints import next_hints
 from grader.lab import Lab, find_lab, labs_dir, list_labs, load_lab, repo_root
 from grader.progress import DONE, NOT_STARTED, NOT_YET, load_progress, record_grade, task_changes
-from grader.reset import apply_reset, plan_reset
+from grader.reset import apply_reset, explain_working_copy, plan_reset
 from grader.results import Status, as_number
 from grader.runners import select_runner
 from grader.runners.select import RUNNER_NAMES, docker_problem
@@ -109,6 +109,23 @@ def _parser() -> argparse.ArgumentParser:
         help="with --mutants: mutants graded at once (default 2)",
     )
 
+    mutant = verbs.add_parser(
+        "mutant", help="authors: lay out a mutant to edit, and save the edit as its patch"
+    )
+    steps = mutant.add_subparsers(dest="step", required=True, metavar="STEP")
+    edit = steps.add_parser(
+        "edit", help="copy the solution (with the mutant's patch, if it exists) into DIR"
+    )
+    edit.add_argument("name", metavar="SLUG/NAME", help="e.g. networking/retries-a-400")
+    edit.add_argument("dir", type=Path, metavar="DIR", help="a new or empty folder")
+    save = steps.add_parser(
+        "save", help="write mutants/SLUG/NAME/mutant.diff from DIR (an edited copy)"
+    )
+    save.add_argument("name", metavar="SLUG/NAME")
+    save.add_argument("dir", type=Path, metavar="DIR")
+    save.add_argument("--task", help="the task it must fail (kept from mutant.toml if unset)")
+    save.add_argument("--mistake", help="one sentence (kept from mutant.toml if unset)")
+
     cohort = verbs.add_parser(
         "batch",
         help="grade a cohort: one folder per learner; writes gradebook.csv, JSON reports "
@@ -194,6 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "grade": _grade,
             "hint": _hint,
             "check": _check,
+            "mutant": _mutant,
             "image": _image,
             "watch": _watch,
             "progress": _progress,
@@ -279,6 +297,8 @@ def _grade(args: argparse.Namespace, out: Console) -> int:
             soft_wrap=True,
         )
         return refusal.exit_code
+    if args.submission is None:
+        result = explain_working_copy(find_lab(args.slug), result)
     report.print_report(result, out, show_output=args.show_output)
     if args.submission is None and args.hidden_tests is None and not args.task:
         record_grade(result, repo_root())  # progress keeps whole-lab grades only
@@ -324,7 +344,7 @@ def _image(args: argparse.Namespace, out: Console) -> int:
 def _watch(args: argparse.Namespace, out: Console) -> int:
     lab = find_lab(args.slug)
     runner = select_runner(args.runner)
-    last = api.grade_lab(lab, submission=None, runner=runner)
+    last = explain_working_copy(lab, api.grade_lab(lab, submission=None, runner=runner))
     report.print_report(last, out)
     record_grade(last, repo_root())
     out.print(f"Watching {lab.root} — save a file to re-grade; Ctrl-C to stop.", style="dim")
@@ -332,7 +352,7 @@ def _watch(args: argparse.Namespace, out: Console) -> int:
     def regrade(files: list[str]) -> None:
         nonlocal last
         out.rule(", ".join(Path(f).name for f in files) + " changed")
-        now = api.grade_lab(lab, submission=None, runner=runner)
+        now = explain_working_copy(lab, api.grade_lab(lab, submission=None, runner=runner))
         record_grade(now, repo_root())
         changes = task_changes(last, now)
         for line in changes:
@@ -398,6 +418,42 @@ def _reset(args: argparse.Namespace, out: Console) -> int:
             return 0
     backup = apply_reset(plan)
     out.print(f"Reset {len(plan.files)} file(s); your versions are in {backup}.")
+    return 0
+
+
+def _mutant(args: argparse.Namespace, out: Console) -> int:
+    slug, _, name = str(args.name).partition("/")
+    if not name:
+        raise GraderError(
+            f"Name the mutant as SLUG/NAME, e.g. networking/retries-a-400 (got '{slug}')."
+        )
+    lab = find_lab(slug)
+    folder = repo_root() / mutants.MUTANTS_DIR / lab.slug / name
+    dest: Path = args.dir
+    if args.step == "edit":
+        if dest.exists() and any(dest.iterdir()):
+            raise GraderError(f"{dest} is not empty; give a new or empty folder.")
+        if (folder / mutants.PATCH).is_file():
+            mutant = mutants.load_mutant(lab, folder, repo_root() / "solutions" / lab.slug)
+            mutants.overlay(mutant, dest)
+            out.print(f"{dest}: the solution with {lab.slug}/{name}'s mistake in it.")
+        else:
+            mutants.copy_solution(lab, dest)
+            out.print(f"{dest}: a copy of solutions/{lab.slug}; make one mistake in it.")
+        out.print(f"Then: python -m grader mutant save {lab.slug}/{name} {dest}")
+        return 0
+    task, mistake = args.task, args.mistake
+    if task is None or mistake is None:
+        if not (folder / mutants.MANIFEST).is_file():
+            raise GraderError(
+                f"{lab.slug}/{name} is new: say which task it must fail and its mistake "
+                '(--task N --mistake "…").'
+            )
+        known = mutants.load_mutant(lab, folder, repo_root() / "solutions" / lab.slug)
+        task, mistake = task or known.task, mistake or known.mistake
+    written = mutants.write_mutant(lab, name, dest, task=str(task), mistake=mistake)
+    out.print(f"Wrote {written / mutants.PATCH} and {written / mutants.MANIFEST}.")
+    out.print(f"Check it: python -m grader check --mutants {lab.slug}")
     return 0
 
 

@@ -4,14 +4,16 @@ Layout, at the top level beside ``solutions/``::
 
     mutants/<slug>/<name>/mutant.toml   task = 3
                                         mistake = "Retries a 400, which can never succeed."
-    mutants/<slug>/<name>/<files>       the submission files that differ from the solution,
-                                        at the paths they have in labs/<slug>/
+    mutants/<slug>/<name>/mutant.diff   the mistake, as a unified diff against
+                                        solutions/<slug>/ (headers a/<path>, b/<path>)
 
 ``<name>`` is the mistake in kebab-case (``retries-a-400``). A mutant is graded as the
-reference solution with its files laid over it. It is *killed* when its task does not
-pass, and it *survives* when it does: a survivor is a wrong answer the suite accepts, and
-needs a test named after its mistake. The solution is graded in the same run, and a kill
-counts only for a task the solution passes, so a broken suite cannot pass for a strict one.
+reference solution with its patch applied without fuzz; a patch that no longer applies
+is *stale* and is reported by name, never graded as some other mistake. A mutant is
+*killed* when its task does not pass, and it *survives* when it does: a survivor is a
+wrong answer the suite accepts, and needs a test named after its mistake. The solution is
+graded in the same run, and a kill counts only for a task the solution passes, so a
+broken suite cannot pass for a strict one.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from rich.text import Text
 from grader.api import grade_lab
 from grader.errors import GraderError, LabNotFound, ManifestError
 from grader.lab import Lab, find_lab, repo_root
+from grader.patches import StalePatch, apply_patch, make_patch, patched_paths
 from grader.results import GradeReport, Status
 from grader.runners import Runner
 from grader.workspace import submission_files
@@ -43,11 +46,13 @@ from grader.workspace import submission_files
 __all__ = [
     "MANIFEST",
     "MUTANTS_DIR",
+    "PATCH",
     "KillRate",
     "Mutant",
     "MutantResult",
     "Verdict",
     "check_mutants",
+    "copy_solution",
     "exit_code",
     "find_mutants",
     "kill_rates",
@@ -55,10 +60,13 @@ __all__ = [
     "load_mutants",
     "overlay",
     "print_results",
+    "stale",
+    "write_mutant",
 ]
 
 MUTANTS_DIR = "mutants"
 MANIFEST = "mutant.toml"
+PATCH = "mutant.diff"
 _FIELDS = ("task", "mistake")
 _KEBAB = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _IGNORED = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
@@ -71,6 +79,7 @@ class Verdict(StrEnum):
     KILLED = "killed"
     SURVIVED = "survived"
     ERROR = "error"  # could not be graded, so it proves nothing either way
+    STALE = "stale"  # its patch no longer applies to the solution: rewrite it
 
 
 @dataclass(frozen=True)
@@ -80,12 +89,16 @@ class Mutant:
     task: str
     mistake: str
     root: Path
-    files: tuple[str, ...]  # lab-relative paths, the ones laid over the solution
+    files: tuple[str, ...]  # lab-relative paths the patch changes
     solution: Path
 
     @property
     def label(self) -> str:
         return f"{self.lab.slug}/{self.name}"
+
+    @property
+    def patch(self) -> Path:
+        return self.root / PATCH
 
 
 @dataclass(frozen=True)
@@ -145,30 +158,44 @@ def load_mutant(lab: Lab, folder: Path, solution: Path) -> Mutant:
     if not isinstance(mistake, str) or not mistake.strip():
         raise _fail(path, "mistake", "must be one non-empty sentence saying what went wrong")
 
-    declared = submission_files(lab, folder)
-    files = []
-    for file in sorted(folder.rglob("*")):
-        rel = file.relative_to(folder)
-        if file.is_dir() or rel.as_posix() == MANIFEST or _IGNORED.intersection(rel.parts):
-            continue
-        if rel.as_posix() not in declared:
-            raise ManifestError(
-                f"{file}: '{rel.as_posix()}' is not one of the lab's submission files "
-                f"({', '.join(lab.submission)}); a mutant holds only submission files, at the "
-                f"paths they have in labs/{lab.slug}/."
-            )
-        original = solution / rel
-        if original.is_file() and original.read_bytes() == file.read_bytes():
-            raise ManifestError(
-                f"{file}: it is identical to {original}; a mutant holds only the files it "
-                "changes, so delete it (or make the mistake in it)."
-            )
-        files.append(rel.as_posix())
+    patch = folder / PATCH
+    strays = sorted(
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.is_file()
+        and p.name not in (MANIFEST, PATCH)
+        and not _IGNORED.intersection(p.relative_to(folder).parts)
+    )
+    if strays:
+        raise ManifestError(
+            f"{folder / strays[0]}: a mutant holds only {MANIFEST} and {PATCH} (its mistake "
+            f"as a patch against solutions/{lab.slug}/); write the patch from an edited copy "
+            f"with 'python -m grader mutant save {lab.slug}/{folder.name} DIR' and delete "
+            "the file."
+        )
+    try:
+        text = patch.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ManifestError(
+            f"{patch}: there is no patch; a mutant's mistake is a unified diff against "
+            f"solutions/{lab.slug}/ (see {_DOCS})."
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ManifestError(f"{patch}: the file is not UTF-8 text ({exc}).") from None
+    files = patched_paths(text)
     if not files:
         raise ManifestError(
-            f"{folder}: the mutant holds no submission file; add the solution's file with "
-            "the mistake made in it."
+            f"{patch}: the patch changes no file; it needs '--- a/<path>' and '+++ b/<path>' "
+            "headers with lab-relative paths, as 'python -m grader mutant save' writes them."
         )
+    allowed = set(submission_files(lab, solution))
+    for rel in files:
+        if rel not in allowed:
+            raise ManifestError(
+                f"{patch}: '{rel}' is not one of the lab's submission files "
+                f"({', '.join(lab.submission)}) in solutions/{lab.slug}/; a mutant changes "
+                f"only submission files, at the paths they have in labs/{lab.slug}/."
+            )
     return Mutant(
         lab=lab,
         name=folder.name,
@@ -231,15 +258,69 @@ def find_mutants(slugs: Sequence[str] = (), *, root: Path | None = None) -> list
     return found
 
 
-def overlay(mutant: Mutant, dest: Path) -> Path:
-    """Lay out in ``dest`` the solution's submission files with the mutant's over them."""
-    mistakes = {rel: mutant.root / rel for rel in mutant.files}
-    for layer in (submission_files(mutant.lab, mutant.solution), mistakes):
-        for rel, source in layer.items():
-            target = dest / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, target)
+def copy_solution(lab: Lab, dest: Path, solution: Path | None = None) -> Path:
+    """Copy the solution's submission files of ``lab`` into ``dest``."""
+    source_root = solution or repo_root() / "solutions" / lab.slug
+    for rel, source in submission_files(lab, source_root).items():
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
     return dest
+
+
+def overlay(mutant: Mutant, dest: Path) -> Path:
+    """Lay out in ``dest`` the solution's submission files with the mutant's patch applied.
+
+    Raises :class:`StalePatch` when the patch no longer applies to the solution.
+    """
+    copy_solution(mutant.lab, dest, mutant.solution)
+    apply_patch(mutant.patch, dest)
+    return dest
+
+
+def stale(mutant: Mutant) -> str | None:
+    """Why the mutant's patch does not apply to the solution, or ``None`` when it does."""
+    with tempfile.TemporaryDirectory(prefix=f"mlskills-patch-{mutant.name}-") as tmp:
+        try:
+            overlay(mutant, Path(tmp))
+        except StalePatch as exc:
+            return str(exc)
+    return None
+
+
+def write_mutant(
+    lab: Lab, name: str, edited: Path, *, task: str, mistake: str, mutants_root: Path | None = None
+) -> Path:
+    """Write ``mutants/<slug>/<name>/`` from ``edited``, a copy of the solution with one
+    mistake made in it: the patch of what differs, and the manifest."""
+    if not _KEBAB.fullmatch(name):
+        raise GraderError(
+            f"'{name}': a mutant is named after its mistake in kebab-case, e.g. 'retries-a-400'."
+        )
+    if lab.task(task) is None:
+        ids = ", ".join(t.id for t in lab.tasks)
+        raise GraderError(f"Lab '{lab.slug}' has no task '{task}'; its tasks are {ids}.")
+    if not mistake.strip():
+        raise GraderError("Say the mistake in one sentence (--mistake).")
+    solution = repo_root() / "solutions" / lab.slug
+    files = set(submission_files(lab, solution)) | set(submission_files(lab, edited))
+    text = make_patch(solution, edited, files)
+    if not text:
+        raise GraderError(
+            f"{edited} does not differ from {solution} in any submission file: make the "
+            "mistake in the copy first."
+        )
+    folder = (mutants_root or repo_root() / MUTANTS_DIR) / lab.slug / name
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / PATCH).write_text(text, encoding="utf-8")
+    number = task if task.isdigit() else _toml_str(task)
+    manifest = f"task = {number}\nmistake = {_toml_str(mistake)}\n"
+    (folder / MANIFEST).write_text(manifest, encoding="utf-8")
+    return folder
+
+
+def _toml_str(text: str) -> str:
+    return '"' + " ".join(text.split()).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _grade_mutant(mutant: Mutant, runner: Runner) -> GradeReport:
@@ -307,7 +388,9 @@ def check_mutants(
     """Grade every mutant, and each lab's solution as the baseline, ``jobs`` at a time."""
     if jobs < 1:
         raise GraderError(f"-j must be at least 1 (got {jobs}).")
-    labs = {m.lab.slug: (m.lab, m.solution) for m in mutants}
+    stale_why = {m.label: why for m in mutants if (why := stale(m)) is not None}
+    graded = [m for m in mutants if m.label not in stale_why]
+    labs = {m.lab.slug: (m.lab, m.solution) for m in graded}
     solutions: dict[str, GradeReport | GraderError] = {}
     reports: dict[str, GradeReport | GraderError] = {}
     progress = Progress(
@@ -319,7 +402,7 @@ def check_mutants(
         transient=True,
     )
     with progress:
-        bar = progress.add_task("grading mutants", total=len(labs) + len(mutants))
+        bar = progress.add_task("grading mutants", total=len(labs) + len(graded))
         pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="mutant")
         try:
             pending: dict[Future[GradeReport], tuple[dict[str, GradeReport | GraderError], str]]
@@ -327,7 +410,7 @@ def check_mutants(
             for slug, (lab, solution) in labs.items():
                 job = pool.submit(grade_lab, lab, submission=solution, runner=runner)
                 pending[job] = (solutions, slug)
-            for mutant in mutants:
+            for mutant in graded:
                 pending[pool.submit(_grade_mutant, mutant, runner)] = (reports, mutant.label)
             for future in as_completed(pending):
                 into, key = pending[future]
@@ -341,6 +424,9 @@ def check_mutants(
 
     results = []
     for mutant in mutants:
+        if mutant.label in stale_why:
+            results.append(MutantResult(mutant, Verdict.STALE, stale_why[mutant.label], 0.0))
+            continue
         report, baseline = reports[mutant.label], solutions[mutant.lab.slug]
         if isinstance(baseline, GraderError):
             why = f"the solution could not be graded: {baseline}"
@@ -362,10 +448,10 @@ def kill_rates(results: Iterable[MutantResult]) -> dict[str, KillRate]:
 
 
 def exit_code(results: Sequence[MutantResult]) -> int:
-    """2 when some mutant could not be graded, 1 when some survived, otherwise 0."""
+    """2 when some mutant could not be graded, 1 when some survived or is stale, else 0."""
     if any(r.verdict is Verdict.ERROR for r in results):
         return 2
-    return 1 if any(r.verdict is Verdict.SURVIVED for r in results) else 0
+    return 1 if any(r.verdict in (Verdict.SURVIVED, Verdict.STALE) for r in results) else 0
 
 
 def print_results(results: Sequence[MutantResult], out: Console) -> None:
@@ -376,6 +462,7 @@ def print_results(results: Sequence[MutantResult], out: Console) -> None:
         Verdict.KILLED: "[green]killed[/]",
         Verdict.SURVIVED: "[bold red]SURVIVED[/]",
         Verdict.ERROR: "[yellow]not graded[/]",
+        Verdict.STALE: "[bold red]STALE[/]",
     }
     for r in results:
         m = r.mutant
@@ -393,6 +480,15 @@ def print_results(results: Sequence[MutantResult], out: Console) -> None:
             out.print(
                 f"  {r.mutant.label} (task {r.mutant.task}): {r.mutant.mistake}", markup=False
             )
+    stale_ones = [r for r in results if r.verdict is Verdict.STALE]
+    if stale_ones:
+        out.print(
+            f"[bold red]{len(stale_ones)} mutant(s) are stale[/]: their patch no longer "
+            "applies to the solution. Lay each out with 'python -m grader mutant edit', "
+            "make its mistake again, and save it:"
+        )
+        for r in stale_ones:
+            out.print(f"  {r.mutant.label}: {r.detail}", markup=False)
     ungraded = [r for r in results if r.verdict is Verdict.ERROR]
     if ungraded:
         out.print(f"[yellow]{len(ungraded)} mutant(s) could not be graded[/]:")

@@ -20,6 +20,7 @@ from grader.mutants import (
     load_mutant,
     overlay,
 )
+from grader.patches import make_patch
 from grader.runners.local import LocalRunner
 from tests.conftest import FIXTURE_LABS, FIXTURE_SOLUTIONS, FIXTURES
 from tests.test_cli import run_cli
@@ -49,12 +50,18 @@ def root(tmp_path: Path) -> Path:
 
 
 def write_mutant(root: Path, name: str, manifest: str, files: dict[str, str] | None = None) -> Path:
+    """A mutant whose patch takes the solution's files to ``files`` (full texts)."""
     folder = root / "mutants" / "calc" / name
     folder.mkdir(parents=True)
     (folder / "mutant.toml").write_text(manifest)
-    for rel, text in (files if files is not None else {"fx/calc.py": REPEATED_ADDITION}).items():
-        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
-        (folder / rel).write_text(text)
+    edited = root / "edited" / name
+    shutil.copytree(root / "solutions" / "calc", edited)
+    files = files if files is not None else {"fx/calc.py": REPEATED_ADDITION}
+    for rel, text in files.items():
+        (edited / rel).parent.mkdir(parents=True, exist_ok=True)
+        (edited / rel).write_text(text)
+    if files:
+        (folder / "mutant.diff").write_text(make_patch(root / "solutions" / "calc", edited, files))
     return folder
 
 
@@ -103,9 +110,9 @@ def test_overlay_keeps_the_solutions_other_files_and_replaces_the_mutants(
             "same-as-solution",
             'task = 2\nmistake = "x"\n',
             {"fx/calc.py": CALC_SOLUTION.read_text()},
-            ["identical to", "delete it"],
+            ["the patch changes no file", "+++ b/<path>"],
         ),
-        ("no-files", 'task = 2\nmistake = "x"\n', {}, ["holds no submission file"]),
+        ("no-patch", 'task = 2\nmistake = "x"\n', {}, ["there is no patch", "unified diff"]),
         ("Not_Kebab", 'task = 2\nmistake = "x"\n', None, ["kebab-case", "rename it"]),
     ],
 )
@@ -126,6 +133,98 @@ def test_a_bad_mutant_is_refused_naming_the_file_and_the_field(
         assert phrase in message
 
 
+def test_a_whole_file_copy_beside_the_patch_is_refused_with_how_to_convert_it(
+    root: Path, calc: Lab
+) -> None:
+    folder = write_mutant(root, "old-style-copy", 'task = 2\nmistake = "x"\n')
+    (folder / "fx").mkdir()
+    (folder / "fx" / "calc.py").write_text(REPEATED_ADDITION)
+    with pytest.raises(ManifestError) as caught:
+        load_mutant(calc, folder, root / "solutions" / "calc")
+    assert "fx/calc.py" in str(caught.value)
+    assert "holds only mutant.toml and mutant.diff" in str(caught.value)
+    assert "grader mutant save calc/old-style-copy" in str(caught.value)
+
+
+def test_a_patch_the_solution_moved_away_from_is_stale_by_name_and_fails_the_check(
+    root: Path,
+) -> None:
+    write_mutant(root, "mul-by-repeated-addition", 'task = 2\nmistake = "Loops."\n')
+    solution = root / "solutions" / "calc" / "fx" / "calc.py"
+    # The solution changes under the patch: mul's body is no longer what the patch removes.
+    solution.write_text(solution.read_text().replace("a * b", "b * a"))
+    proc = run_cli("check", "--mutants", "calc", "--runner", "local", root=root)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "STALE" in proc.stdout
+    assert "calc/mul-by-repeated-addition" in proc.stdout
+    assert "does not apply to the solution" in proc.stdout
+    [result] = check_mutants(find_mutants(["calc"], root=root), runner=LocalRunner(), jobs=1)
+    assert result.verdict is Verdict.STALE
+    assert exit_code([result]) == 1
+
+
+def test_mutant_edit_then_save_writes_a_patch_that_grades_as_the_edit(
+    root: Path, tmp_path: Path
+) -> None:
+    edited = tmp_path / "edit"
+    proc = run_cli("mutant", "edit", "calc/mul-by-repeated-addition", str(edited), root=root)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (edited / "fx" / "calc.py").read_text() == CALC_SOLUTION.read_text()
+    (edited / "fx" / "calc.py").write_text(REPEATED_ADDITION)
+    proc = run_cli(
+        "mutant",
+        "save",
+        "calc/mul-by-repeated-addition",
+        str(edited),
+        "--task",
+        "2",
+        "--mistake",
+        'Multiplies by "repeated" addition.',
+        root=root,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    folder = root / "mutants" / "calc" / "mul-by-repeated-addition"
+    assert sorted(p.name for p in folder.iterdir()) == ["mutant.diff", "mutant.toml"]
+    assert "+    return sum(a for _ in range(b))" in (folder / "mutant.diff").read_text()
+    mutant = load_mutant(load_lab(root / "labs" / "calc"), folder, root / "solutions" / "calc")
+    assert mutant.mistake == 'Multiplies by "repeated" addition.'
+    assert overlay(mutant, tmp_path / "again").joinpath("fx/calc.py").read_text() == (
+        REPEATED_ADDITION
+    )
+    # Editing it again starts from the mutant, not the solution, and keeps its manifest.
+    again = tmp_path / "edit-again"
+    proc = run_cli("mutant", "edit", "calc/mul-by-repeated-addition", str(again), root=root)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (again / "fx" / "calc.py").read_text() == REPEATED_ADDITION
+    proc = run_cli("mutant", "save", "calc/mul-by-repeated-addition", str(edited), root=root)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (
+        load_mutant(load_lab(root / "labs" / "calc"), folder, root / "solutions" / "calc").task
+        == "2"
+    )
+
+
+def test_mutant_save_of_an_unchanged_copy_says_to_make_the_mistake_first(
+    root: Path, tmp_path: Path
+) -> None:
+    edited = tmp_path / "edit"
+    run_cli("mutant", "edit", "calc/nothing-yet", str(edited), root=root)
+    proc = run_cli(
+        "mutant",
+        "save",
+        "calc/nothing-yet",
+        str(edited),
+        "--task",
+        "1",
+        "--mistake",
+        "x",
+        root=root,
+    )
+    assert proc.returncode == 2
+    assert "make the mistake in the copy first" in proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
 def test_a_mutant_folder_without_a_manifest_is_refused(root: Path, calc: Lab) -> None:
     folder = write_mutant(root, "no-manifest", "")
     (folder / "mutant.toml").unlink()
@@ -143,11 +242,11 @@ def test_mutants_of_an_unknown_lab_or_a_lab_without_mutants_are_refused(root: Pa
 
 
 def test_a_kill_only_counts_where_the_solution_passes_the_task(root: Path) -> None:
-    write_mutant(root, "mul-by-repeated-addition", 'task = 2\nmistake = "Loops."\n')
     (root / "solutions" / "calc" / "fx" / "calc.py").write_text(
         "def add(a: int, b: int) -> int:\n    return a + b\n\n\n"
         "def mul(a: int, b: int) -> int:\n    return 0\n"
     )
+    write_mutant(root, "mul-by-repeated-addition", 'task = 2\nmistake = "Loops."\n')
     [result] = check_mutants(find_mutants(["calc"], root=root), runner=LocalRunner(), jobs=1)
     assert result.verdict is Verdict.ERROR
     assert "the solution itself does not pass task 2" in result.detail

@@ -469,13 +469,32 @@ class Learner:
             process.channel.send(reply)
 
 
+_SUPERVISOR: dict[int, socket.socket] = {}
+_SUPERVISOR_LOCK = threading.Lock()  # one request and its reply at a time
+_SUPERVISOR_MADE = threading.Lock()
+
+
+def supervisor_socket() -> socket.socket | None:
+    """The judge's socket to the supervisor, one object for the process's life.
+
+    A judge that runs several sessions (``bulk``) makes a spawner per session; each
+    closing its own socket object would close the one descriptor under the next.
+    """
+    fd = os.environ.get(SPAWNER_ENV)
+    if not fd:
+        return None
+    with _SUPERVISOR_MADE:
+        if int(fd) not in _SUPERVISOR:
+            _SUPERVISOR[int(fd)] = socket.socket(fileno=int(fd))
+        return _SUPERVISOR[int(fd)]
+
+
 class _Spawner:
     """Starts workers: through the sandbox's supervisor, or as a plain subprocess."""
 
     def __init__(self) -> None:
-        fd = os.environ.get(SPAWNER_ENV)
-        self._supervisor = socket.socket(fileno=int(fd)) if fd else None
-        self._lock = threading.Lock()
+        self._supervisor = supervisor_socket()
+        self._lock = _SUPERVISOR_LOCK
         self._children: list[subprocess.Popen[bytes]] = []
 
     def spawn(self, root: Path, env: dict[str, str]) -> tuple[socket.socket, Callable[[], None]]:

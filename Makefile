@@ -15,7 +15,7 @@ PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 lab    ?=
 ARGS   ?=
 
-.PHONY: help setup dev grade hint watch progress check test lint image bench clean
+.PHONY: help setup dev grade hint watch progress reset check test lint image bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ watch: setup ## re-grade each time you save:  make watch lab=networking
 
 progress: setup ## every lab and task: done, not yet, not started
 	@$(BIN)/python -m grader progress
+
+reset: setup ## put a file back to the starter, keeping a backup:  make reset lab=networking file=netlab/bench.py
+	@$(BIN)/python -m grader reset $(lab) $(file)
 
 check: dev ## every task fails on its starter and passes on its solution
 	$(BIN)/python -m grader check $(ARGS)

@@ -27,6 +27,7 @@ from grader.results import GradeReport, Status, TaskResult, TestResult, as_numbe
 __all__ = [
     "clean_report",
     "clean_text",
+    "explain_unusable_files",
     "first_line",
     "print_report",
     "to_gradescope",
@@ -175,6 +176,44 @@ def ungraded_report(
         ),
         message=message,
     )
+
+
+def _module_name(rel: str) -> str:
+    """'netlab/bench.py' -> 'netlab.bench'; 'pkg/__init__.py' -> 'pkg'."""
+    stem = rel.removesuffix(".py").removesuffix("/__init__")
+    return stem.replace("/", ".")
+
+
+def explain_unusable_files(
+    report: GradeReport, unusable: dict[str, str], restore: Callable[[str], str]
+) -> GradeReport:
+    """``report`` with each failing task that a missing, empty or unreadable file explains
+    saying so first, with the command that restores the file (``restore(rel)``).
+
+    A task is explained by a file when its first failure names the file or its module
+    (``No module named 'netlab.bench'``, ``module 'netlab.bench' has no attribute …``).
+    Every such file also gets a notice, whichever task it breaks.
+    """
+    if not unusable:
+        return report
+    notices = [
+        f"labs/{report.lab}/{rel} is {state}: restore it with {restore(rel)}"
+        for rel, state in unusable.items()
+    ]
+    tasks = []
+    for task in report.tasks:
+        failure = task.first_failure
+        if task.status is not Status.PASS and not task.hidden:
+            for rel, state in unusable.items():
+                names = [Path(rel).name]
+                if rel.endswith(".py"):
+                    names.append(f"'{_module_name(rel)}'")
+                if any(name in failure for name in names):
+                    message = f"file {state}: restore it with {restore(rel)}. {failure}"
+                    task = replace(task, message=message)
+                    break
+        tasks.append(task)
+    return replace(report, tasks=tuple(tasks), notices=(*notices, *report.notices))
 
 
 def first_line(text: str, limit: int = 240) -> str:

@@ -17,9 +17,11 @@ a learner's edited tests, ``conftest.py`` or ``pytest.ini`` change nothing.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import shutil
 import stat
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,11 +34,14 @@ __all__ = [
     "MAX_TOTAL_BYTES",
     "Workspace",
     "build_workspace",
+    "declared_files",
+    "git_starter",
     "grading_env",
     "pytest_command",
     "resolve_submission",
     "submission_files",
     "supervised",
+    "unusable_files",
 ]
 
 MAX_FILE_BYTES = 1 * 1024 * 1024
@@ -146,6 +151,78 @@ def submission_files(lab: Lab, tree: Path) -> dict[str, Path]:
     return found
 
 
+def _matches(rel: str, pattern: str) -> bool:
+    """``Path.glob``'s reading of ``pattern`` for one lab-relative path: '*' stays in a folder."""
+    if "**" in pattern:
+        return fnmatch.fnmatchcase(rel, pattern)
+    parts, wanted = rel.split("/"), pattern.split("/")
+    return len(parts) == len(wanted) and all(map(fnmatch.fnmatchcase, parts, wanted))
+
+
+def _git(lab: Lab, *args: str) -> str | None:
+    try:
+        proc = subprocess.run(
+            ["git", *args], cwd=lab.root, capture_output=True, check=False, timeout=30
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return proc.stdout.decode("utf-8", "replace") if proc.returncode == 0 else None
+
+
+def declared_files(lab: Lab) -> list[str]:
+    """The lab-relative paths of the starter's submission files, those the learner deleted
+    from their working copy included (git's HEAD still has them)."""
+    names = set(submission_files(lab, lab.root))
+    names |= {p for p in lab.submission if not any(c in p for c in "*?[")}
+    listed = _git(lab, "ls-tree", "-r", "--name-only", "HEAD", ".") or ""
+    for rel in listed.splitlines():
+        if any(part in _SKIP_DIRS for part in rel.split("/")):
+            continue
+        if any(_matches(rel, pattern) for pattern in lab.submission):
+            names.add(rel)
+    return sorted(n for n in names if Path(n).name not in _NEVER_FROM_LEARNER)
+
+
+def git_starter(lab: Lab, rel: str, ref: str = "HEAD") -> bytes | None:
+    """The starter's version of ``rel``: as git has it at ``ref``, or, when the learner
+    committed its deletion, as it was just before the commit that deleted it."""
+    for spec in (ref, None):
+        if spec is None:
+            last = (_git(lab, "log", "-1", "--format=%H", ref, "--", rel) or "").strip()
+            if not last:
+                return None
+            spec = f"{last}^"
+        try:
+            proc = subprocess.run(
+                ["git", "show", f"{spec}:./{rel}"],
+                cwd=lab.root,
+                capture_output=True,
+                check=False,
+                timeout=30,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        if proc.returncode == 0:
+            return proc.stdout
+    return None
+
+
+def unusable_files(lab: Lab, tree: Path) -> dict[str, str]:
+    """Declared files of ``tree`` that are missing, empty or unreadable, with which."""
+    found: dict[str, str] = {}
+    for rel in declared_files(lab):
+        path = tree / rel
+        if path.is_symlink():
+            continue  # refused with its own sentence
+        if not path.exists():
+            found[rel] = "missing"
+        elif path.is_file() and not os.access(path, os.R_OK):
+            found[rel] = "unreadable"
+        elif path.is_file() and path.stat().st_size == 0 and git_starter(lab, rel):
+            found[rel] = "empty"  # and the starter's is not, as an __init__.py may be
+    return found
+
+
 def _at_the_root(lab: Lab, tree: Path) -> dict[str, Path]:
     """Declared files uploaded flat, as a drag-and-drop upload to Gradescope leaves them.
 
@@ -194,6 +271,8 @@ def _copy_regular(path: Path, target: Path, rel: str) -> int:
     flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
     try:
         fd = os.open(path, flags)
+    except PermissionError:
+        return -1  # the learner's state, as a deleted file is: graded as missing
     except OSError as exc:
         raise SubmissionError(f"{rel} could not be read ({exc.strerror}).") from None
     with os.fdopen(fd, "rb") as source:
@@ -236,14 +315,18 @@ def build_workspace(
     judge_dir.mkdir(parents=True, exist_ok=True)
 
     found = submission_files(lab, tree) or _at_the_root(lab, tree)
-    if not found:
+    if not found and tree.resolve() != lab.root.resolve():
+        # Not in the working copy: there, every file deleted is the learner's state.
         raise _nothing_found(lab, tree, shown or "the submission folder")
     taken = []
     total = 0
     for rel, path in found.items():
         if Path(rel).name in _NEVER_FROM_LEARNER or rel.endswith(".pth"):
             continue
-        total += _copy_regular(path, learner_dir / rel, rel)
+        size = _copy_regular(path, learner_dir / rel, rel)
+        if size < 0:
+            continue
+        total += size
         if total > MAX_TOTAL_BYTES:
             raise SubmissionError(
                 f"The submission's files add up to more than "

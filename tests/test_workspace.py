@@ -198,3 +198,33 @@ def test_hidden_tests_are_laid_over(calc, tmp_path: Path) -> None:
     ws = build_workspace(calc, FIXTURE_SOLUTIONS / "calc", tmp_path / "ws", hidden_tests=hidden)
     assert (ws.judge_dir / "tests/hidden/test_hidden.py").is_file()
     assert not list(ws.learner_dir.rglob("test_hidden.py"))
+
+
+def test_an_unreadable_file_is_left_out_like_a_deleted_one(
+    calc, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tree = tmp_path / "tree"
+    shutil.copytree(FIXTURE_SOLUTIONS / "calc", tree)
+    real_open = os.open
+
+    def refuse_calc(path, flags, *args):  # type: ignore[no-untyped-def]
+        if str(path).endswith("calc.py"):
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr("grader.workspace.os.open", refuse_calc)
+    ws = build_workspace(calc, tree, tmp_path / "ws")
+    assert "fx/calc.py" not in ws.taken
+    assert not (ws.learner_dir / "fx/calc.py").exists()
+
+
+def test_the_working_copy_with_every_file_deleted_is_graded_not_refused(tmp_path: Path) -> None:
+    lab_dir = tmp_path / "labs" / "calc"
+    shutil.copytree(FIXTURE_LABS / "calc", lab_dir)
+    for path in (lab_dir / "fx").glob("*.py"):
+        path.unlink()
+    lab = load_lab(lab_dir)
+    ws = build_workspace(lab, lab.root, tmp_path / "ws")
+    assert ws.taken == ()
+    with pytest.raises(SubmissionError, match="None of the lab's submission files"):
+        build_workspace(lab, tmp_path / "elsewhere", tmp_path / "ws2")

@@ -40,19 +40,29 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
+HEALTH_PATHS = ("/healthz", "/readyz")  # probes an orchestrator sends: never shed
 
 
 class LoadShedding:
     """ASGI middleware: at most ``max_in_flight`` HTTP requests inside ``app`` at once; one
-    more gets 429 with ``Retry-After`` at once, before any work is done for it."""
+    more gets 429 with ``Retry-After`` at once, before any work is done for it. Requests for
+    ``exempt_paths`` (the health and readiness probes) are never shed."""
 
-    def __init__(self, app: ASGIApp, *, max_in_flight: int, retry_after_s: int = 1) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_in_flight: int,
+        retry_after_s: int = 1,
+        exempt_paths: Sequence[str] = HEALTH_PATHS,
+    ) -> None:
         # TODO(student): keep the app and the bound; count the requests inside.
         raise NotImplementedError("TODO(student): LoadShedding")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # TODO(student): pass non-HTTP scopes through; refuse past the bound with
-        # http.response.start (status 429, a retry-after header) and http.response.body.
+        # TODO(student): pass non-HTTP scopes and the exempt paths (scope["path"]) through;
+        # refuse past the bound with http.response.start (status 429, a retry-after header)
+        # and http.response.body.
         raise NotImplementedError("TODO(student): LoadShedding.__call__")
 
 

@@ -28,7 +28,7 @@ as a model on a busy GPU), so a test can hold calls in flight and count what was
     hold      hold calls again                                               -> "OK hold"
 
 A REST call to ``/v1/predict?fail=1`` (and a gRPC call with no rows) fails at once instead,
-with a 500 (an exception) or INTERNAL.
+with a 500 (an exception) or INTERNAL. ``GET /healthz`` and ``/readyz`` answer 200 at once.
 
 Tests, the benchmark and you all start servers through ``spawn()``. Why a separate process?
 A client and a server in one Python process share one GIL, and the latency you measure is
@@ -221,6 +221,14 @@ def _serve_busy_rest(args: argparse.Namespace) -> None:
 
     gate = _Gate()
     busy = FastAPI()
+
+    @busy.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "alive"}
+
+    @busy.get("/readyz")
+    async def readyz() -> dict[str, str]:
+        return {"status": "ready"}
 
     @busy.post("/v1/predict")
     async def predict(body: dict[str, object], fail: int = 0) -> dict[str, object]:

@@ -154,6 +154,34 @@ def test_rest_shedding_slot_leaked_by_a_failed_request_is_rejected(busy_rest: Bu
     )
 
 
+def test_rest_shedding_the_health_probes_is_rejected(busy_rest: Busy) -> None:
+    url = busy_rest.server.url
+    assert busy_rest.server.command("hold") == "OK hold"
+    pool = futures.ThreadPoolExecutor(max_workers=BOUND)
+    held = [pool.submit(_rest_call(url)) for _ in range(BOUND)]
+    try:
+        busy_rest.wait_until(
+            lambda: busy_rest.inflight() == BOUND,
+            timeout=12,
+            what=f"{BOUND} calls to be held by the server (its bound)",
+        )
+        with httpx.Client(base_url=url, timeout=10) as http:
+            probes = {path: http.get(path).status_code for path in ("/healthz", "/readyz")}
+            one_more = http.post("/v1/predict", json={"instances": [ROW]}).status_code
+    finally:
+        busy_rest.server.command("release")
+        for future in held:
+            future.result(timeout=20)
+        pool.shutdown()
+    assert probes == {"/healthz": 200, "/readyz": 200} and one_more == 429, (
+        f"With {BOUND} calls held (the bound), GET /healthz and /readyz answered {probes}, "
+        f"and one more POST /v1/predict {one_more}; expected 200 for both probes, and 429 for "
+        "the POST. A probe that is shed reads as 'dead' to the orchestrator: it restarts, "
+        "or stops routing to, a pod that is only busy, just when its capacity is needed. "
+        "Let exempt_paths through without counting them against the bound."
+    )
+
+
 @pytest.fixture(scope="module")
 def busy_grpc(start_server: Any, wait_until: Any, pb: Any) -> Iterator[Busy]:
     server = start_server("busy-grpc", "--max-in-flight", str(BOUND))
@@ -342,6 +370,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         status, retry_after = self.server.next()
+        if status == 0:  # hang up without an answer, as a crashed or resetting server does
+            self.close_connection = True
+            return
         body = b'{"predictions": [0.5], "model_version": "1"}'
         self.send_response(status)
         if retry_after is not None:
@@ -356,7 +387,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class Scripted(ThreadingHTTPServer):
-    """Plays ``(status, Retry-After or None)`` per request, the last one repeating."""
+    """Plays ``(status, Retry-After or None)`` per request, the last one repeating; status 0
+    closes the connection without an answer."""
 
     daemon_threads = True
 
@@ -486,4 +518,66 @@ def test_client_counting_a_400_against_the_server_is_rejected(overload: Any, scr
         f"8 calls answered 400 left the breaker {breaker.state!r} after {server.requests} "
         "requests; expected 'closed' after 8. A 400 is the caller's bug, not the server "
         "failing: counting it opens the breaker on a healthy server."
+    )
+
+
+@pytest.mark.parametrize(
+    "status", [429, 503], ids=["429-without-retry-after", "503-without-retry-after"]
+)
+def test_client_keeping_an_overload_answer_from_the_breaker_is_rejected(
+    overload: Any, scripted: Any, status: int
+) -> None:
+    server = scripted((status, None))
+    fake = FakeTime()
+    breaker = _breaker(overload, fake)
+    client = _client(overload, server, fake, breaker=breaker)
+    try:
+        outcomes = [_outcome(lambda: client.predict([ROW])) for _ in range(10)]
+    finally:
+        client.close()
+    assert server.requests == 6 and outcomes[6:] == ["CircuitOpenError"] * 4, (
+        f"10 predict() calls to a server that answers {status} (no Retry-After), with a "
+        f"breaker that opens at 50% of 6 calls, sent {server.requests} requests and ended "
+        f"{outcomes}; expected 6 requests, then CircuitOpenError. A {status} says the server "
+        "cannot take the call: it is a failure for the breaker (record(False)), or a server "
+        "that sheds everything is called at full rate for ever."
+    )
+
+
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A port that refuses connections: bound, never listening."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("how", ["connection-refused", "connection-dropped"])
+def test_client_keeping_transport_errors_from_the_breaker_is_rejected(
+    overload: Any, scripted: Any, closed_port: int, how: str
+) -> None:
+    fake = FakeTime()
+    breaker = _breaker(overload, fake)
+    if how == "connection-refused":
+        url, server = f"http://127.0.0.1:{closed_port}", None
+    else:
+        server = scripted((0, None))
+        url = server.url
+    client = overload.OverloadClient(url, breaker=breaker, sleep=fake.sleep, clock=fake.clock)
+    try:
+        outcomes = [_outcome(lambda: client.predict([ROW])) for _ in range(10)]
+    finally:
+        client.close()
+    sent = server.requests if server else "-"
+    assert outcomes[6:] == ["CircuitOpenError"] * 4 and breaker.state == "open", (
+        f"10 predict() calls to a server whose {how.replace('-', ' ')}, with a breaker that "
+        f"opens at 50% of 6 calls, ended {outcomes} (requests that reached the server: "
+        f"{sent}), and the breaker is {breaker.state!r}; expected 6 transport errors, then "
+        "CircuitOpenError. A connection error or timeout is the clearest failure there is: "
+        "record it (record(False)) before re-raising, or a dead server is never cut off."
+    )
+    assert all(o not in ("CircuitOpenError", "[0.5]") for o in outcomes[:6]), (
+        f"The first 6 calls ended {outcomes[:6]}; expected each to raise the transport error."
     )

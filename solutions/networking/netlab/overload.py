@@ -20,22 +20,35 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
+HEALTH_PATHS = ("/healthz", "/readyz")  # probes an orchestrator sends: never shed
 
 
 class LoadShedding:
     """ASGI middleware: at most ``max_in_flight`` HTTP requests inside ``app`` at once; one
-    more gets 429 with ``Retry-After`` at once, before any work is done for it."""
+    more gets 429 with ``Retry-After`` at once, before any work is done for it. Requests for
+    ``exempt_paths`` (the health and readiness probes) are never shed."""
 
-    def __init__(self, app: ASGIApp, *, max_in_flight: int, retry_after_s: int = 1) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_in_flight: int,
+        retry_after_s: int = 1,
+        exempt_paths: Sequence[str] = HEALTH_PATHS,
+    ) -> None:
         if max_in_flight < 1:
             raise ValueError(f"max_in_flight must be at least 1, not {max_in_flight}")
         self.app = app
         self.max_in_flight = max_in_flight
         self.retry_after_s = retry_after_s
+        self.exempt_paths = frozenset(exempt_paths)
         self.in_flight = 0  # one event loop runs this: no lock needed between awaits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        # A probe answered 429 reads as "dead" to an orchestrator: a busy pod would be
+        # restarted, or taken out of rotation, just when its capacity is needed. Probes cost
+        # microseconds, so they pass without taking a slot.
+        if scope["type"] != "http" or scope["path"] in self.exempt_paths:
             await self.app(scope, receive, send)
             return
         if self.in_flight >= self.max_in_flight:

@@ -26,11 +26,15 @@ __all__ = [
     "BASE_PACKAGES",
     "DOCKERFILE",
     "ImagePlan",
+    "base_packages",
     "base_tag",
     "cache_dir",
     "debootstrap",
+    "dockerfile",
     "plan_for",
     "prepare_context",
+    "registry_base_dockerfile",
+    "rootfs_dir",
 ]
 
 # Always in a lab image: the test runner, and the grader's own needs for compose.
@@ -61,13 +65,38 @@ ENV PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/
 WORKDIR /workspace
 """
 
+# A lab's build hook (lab.toml [image] build): its folder is copied in and the script runs
+# last, as root, with no network.
+HOOK_DIR = "lab-image"
+HOOK_STEP = """\
+COPY {hook_dir} /{hook_dir}
+RUN /bin/sh /{hook_dir}/{script}
+"""
+
+
+def dockerfile(build: str | None = None) -> str:
+    """The lab image's Dockerfile; ``build`` is the lab's hook script (lab-relative)."""
+    if build is None:
+        return DOCKERFILE
+    return DOCKERFILE + HOOK_STEP.format(hook_dir=HOOK_DIR, script=Path(build).name)
+
+
 # Used where a registry answers: the same base, pulled instead of bootstrapped.
 REGISTRY_BASE_DOCKERFILE = f"""\
 FROM {REGISTRY_BASE}
 RUN apt-get update \\
- && apt-get install -y --no-install-recommends openjdk-17-jre-headless procps \\
+ && apt-get install -y --no-install-recommends openjdk-17-jre-headless procps{{extra}} \\
  && rm -rf /var/lib/apt/lists/*
 """
+
+
+def registry_base_dockerfile(debian: tuple[str, ...] = ()) -> str:
+    return REGISTRY_BASE_DOCKERFILE.format(extra="".join(f" {p}" for p in sorted(debian)))
+
+
+def base_packages(debian: tuple[str, ...] = ()) -> str:
+    """debootstrap's --include: the common base plus a lab's own Debian packages."""
+    return ",".join([BASE_PACKAGES, *sorted(set(debian))])
 
 
 def cache_dir() -> Path:
@@ -84,10 +113,12 @@ def _digest(*parts: str) -> str:
     return h.hexdigest()[:16]
 
 
-def base_tag(source: str) -> str:
-    """``source`` is 'debootstrap' or 'registry'."""
+def base_tag(source: str, debian: tuple[str, ...] = ()) -> str:
+    """``source`` is 'debootstrap' or 'registry'; ``debian``, a lab's extra packages."""
     recipe = (
-        f"{BASE_SUITE} {BASE_PACKAGES}" if source == "debootstrap" else REGISTRY_BASE_DOCKERFILE
+        f"{BASE_SUITE} {base_packages(debian)}"
+        if source == "debootstrap"
+        else registry_base_dockerfile(debian)
     )
     return f"mlskills-base:{source}-{_digest(recipe)}"
 
@@ -97,6 +128,7 @@ class ImagePlan:
     requirements: tuple[str, ...]
     base: str  # the base image's id
     digest: str  # hash of every input
+    hook: Path | None = None  # the lab's build hook script, if it has one
 
     @property
     def tag(self) -> str:
@@ -112,10 +144,21 @@ def _constraints() -> str:
         raise ImageBuildError(f"{path} is missing; it pins the versions in lab images.") from None
 
 
-def plan_for(python: tuple[str, ...], base_id: str) -> ImagePlan:
+def _folder_digest(folder: Path) -> str:
+    """Every file's path and bytes under ``folder``, so an edited hook rebuilds."""
+    h = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        h.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+def plan_for(python: tuple[str, ...], base_id: str, hook: Path | None = None) -> ImagePlan:
     requirements = tuple(sorted({*ALWAYS, *python}))
-    digest = _digest(base_id, DOCKERFILE, "\n".join(requirements), _constraints())
-    return ImagePlan(requirements=requirements, base=base_id, digest=digest)
+    parts = [base_id, dockerfile(hook.name if hook else None), "\n".join(requirements)]
+    parts.append(_constraints())
+    if hook is not None:
+        parts.append(_folder_digest(hook.parent))
+    return ImagePlan(requirements=requirements, base=base_id, digest=_digest(*parts), hook=hook)
 
 
 def _wheelhouse(plan: ImagePlan) -> Path:
@@ -161,7 +204,10 @@ def prepare_context(plan: ImagePlan, dest: Path) -> Path:
     """A docker build context: the Dockerfile plus hard links to the wheelhouse."""
     wheels = _wheelhouse(plan)
     dest.mkdir(parents=True, exist_ok=True)
-    (dest / "Dockerfile").write_text(DOCKERFILE, encoding="utf-8")
+    build = plan.hook.name if plan.hook else None
+    (dest / "Dockerfile").write_text(dockerfile(build), encoding="utf-8")
+    if plan.hook is not None:
+        shutil.copytree(plan.hook.parent, dest / HOOK_DIR)
     target = dest / "wheels"
     target.mkdir()
     for item in wheels.iterdir():
@@ -174,8 +220,14 @@ def prepare_context(plan: ImagePlan, dest: Path) -> Path:
     return dest
 
 
-def debootstrap(rootfs: Path) -> None:
-    """Bootstrap a Debian root filesystem with Python 3.11 and a JRE into ``rootfs``."""
+def rootfs_dir(debian: tuple[str, ...] = ()) -> Path:
+    """Where the base's root filesystem is bootstrapped: one folder per package set."""
+    name = "rootfs" if not debian else f"rootfs-{_digest(base_packages(debian))}"
+    return cache_dir() / name
+
+
+def debootstrap(rootfs: Path, debian: tuple[str, ...] = ()) -> None:
+    """Bootstrap a Debian root filesystem with Python 3.11, a JRE and ``debian``."""
     if shutil.which("debootstrap") is None:
         raise ImageBuildError(
             "No registry answered and debootstrap is not installed, so the base image "
@@ -191,8 +243,9 @@ def debootstrap(rootfs: Path) -> None:
     proc = subprocess.run(
         [
             "debootstrap",
+            "dockerfile",
             "--variant=minbase",
-            f"--include={BASE_PACKAGES}",
+            f"--include={base_packages(debian)}",
             BASE_SUITE,
             str(rootfs),
             os.environ.get("MLSKILLS_DEBIAN_MIRROR", "http://deb.debian.org/debian"),

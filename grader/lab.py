@@ -8,6 +8,7 @@ is allowed.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import tomllib
 from dataclasses import dataclass
@@ -67,6 +68,13 @@ class ImageNeeds:
     """What the lab image must contain beyond Python and a JRE."""
 
     python: tuple[str, ...] = ()
+    # Debian packages (bookworm) installed into the lab's base image, and the commands from
+    # them that the tests run: a local grade checks those are on PATH.
+    debian: tuple[str, ...] = ()
+    commands: tuple[str, ...] = ()
+    # A script in the lab folder run as root at the end of the image build (network none,
+    # /opt/venv in place, the script's folder at /lab-image): e.g. a JVM class archive.
+    build: str | None = None
 
 
 @dataclass(frozen=True)
@@ -163,6 +171,7 @@ class _Table:
 
 
 _REQUIRED = object()
+_DEBIAN_PACKAGE = re.compile(r"[a-z0-9][a-z0-9+.-]+")
 
 
 def load_lab(root: Path) -> Lab:
@@ -215,7 +224,21 @@ def load_lab(root: Path) -> Lab:
     if mode not in MODES:
         raise sandbox.fail("mode", "allowed values are " + ", ".join(MODES))
     image = top.table("image", required=False)
-    image.only("python")
+    image.only("python", "debian", "commands", "build")
+    debian = image.strings("debian", default=())
+    bad = next((p for p in debian if not _DEBIAN_PACKAGE.fullmatch(p)), None)
+    if bad is not None:
+        raise image.fail("debian", f"'{bad}' is not a Debian package name")
+    build = image.text("build", default="-")
+    if build == "-":
+        build_script = None
+    else:
+        script = (root / build).resolve()
+        if not script.is_relative_to(root.resolve()) or not script.is_file():
+            raise image.fail("build", f"'{build}' is not a file inside the lab folder")
+        if script.parent == root.resolve():
+            raise image.fail("build", "the script must sit in a folder of its own (image/)")
+        build_script = build
 
     lab = Lab(
         slug=slug,
@@ -232,7 +255,12 @@ def load_lab(root: Path) -> Lab:
         ),
         network=network,
         mode=mode,
-        image=ImageNeeds(python=image.strings("python", default=())),
+        image=ImageNeeds(
+            python=image.strings("python", default=()),
+            debian=debian,
+            commands=image.strings("commands", default=()),
+            build=build_script,
+        ),
         format_version=version,
     )
     for pattern in files:

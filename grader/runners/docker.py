@@ -109,11 +109,12 @@ def _image_id(client: docker.DockerClient, tag: str) -> str | None:
         return None
 
 
-def _ensure_base(client: docker.DockerClient) -> tuple[str, str]:
-    """(tag, id) of the base image: reused, pulled where a registry answers, or bootstrapped."""
+def _ensure_base(client: docker.DockerClient, debian: tuple[str, ...] = ()) -> tuple[str, str]:
+    """(tag, id) of the base image with ``debian`` in it: reused, pulled where a registry
+    answers, or bootstrapped. Labs with the same Debian packages share one base."""
     choice = os.environ.get("MLSKILLS_BASE", "auto")
     for source in ("debootstrap", "registry"):
-        tag = images.base_tag(source)
+        tag = images.base_tag(source, debian)
         found = _image_id(client, tag)
         if found and choice in ("auto", source):
             return tag, found
@@ -125,14 +126,14 @@ def _ensure_base(client: docker.DockerClient) -> tuple[str, str]:
                 raise ImageBuildError(f"Could not pull {images.REGISTRY_BASE}: {exc}") from None
             log.info("no registry (%s); bootstrapping the base image", exc)
         else:
-            tag = images.base_tag("registry")
+            tag = images.base_tag("registry", debian)
             with tempfile.TemporaryDirectory() as ctx:
-                Path(ctx, "Dockerfile").write_text(images.REGISTRY_BASE_DOCKERFILE)
+                Path(ctx, "Dockerfile").write_text(images.registry_base_dockerfile(debian))
                 _build(client, path=ctx, tag=tag)
             return tag, str(client.images.get(tag).id)
-    tag = images.base_tag("debootstrap")
-    rootfs = images.cache_dir() / "rootfs"
-    images.debootstrap(rootfs)
+    tag = images.base_tag("debootstrap", debian)
+    rootfs = images.rootfs_dir(debian)
+    images.debootstrap(rootfs, debian)
     repository, version = tag.split(":")
     with tempfile.TemporaryDirectory(dir=images.cache_dir()) as tmp:
         tarball = Path(tmp) / "rootfs.tar"
@@ -151,11 +152,19 @@ def _build(client: docker.DockerClient, **kwargs: Any) -> None:
         ) from None
 
 
-def ensure_image(client: docker.DockerClient, name: str, python: tuple[str, ...]) -> str:
-    """The tag of an image with ``python`` installed, built only if its inputs changed."""
+def ensure_image(
+    client: docker.DockerClient,
+    name: str,
+    python: tuple[str, ...],
+    *,
+    debian: tuple[str, ...] = (),
+    hook: Path | None = None,
+) -> str:
+    """The tag of an image with ``python`` (and ``debian``, and ``hook`` run) in it, built
+    only if its inputs changed."""
     with _build_lock():
-        base_tag, base_id = _ensure_base(client)
-        plan = images.plan_for(python, base_id)
+        base_tag, base_id = _ensure_base(client, debian)
+        plan = images.plan_for(python, base_id, hook)
         if _image_id(client, plan.tag) is None:
             log.info("building %s", plan.tag)
             with tempfile.TemporaryDirectory(dir=images.cache_dir()) as tmp:
@@ -172,7 +181,10 @@ def ensure_image(client: docker.DockerClient, name: str, python: tuple[str, ...]
 
 
 def ensure_lab_image(client: docker.DockerClient, lab: Lab) -> str:
-    return ensure_image(client, f"mlskills-lab-{lab.slug}", lab.image.python)
+    hook = lab.root / lab.image.build if lab.image.build else None
+    return ensure_image(
+        client, f"mlskills-lab-{lab.slug}", lab.image.python, debian=lab.image.debian, hook=hook
+    )
 
 
 def build_images(labs: list[Lab], *, compose: bool = False) -> list[str]:
@@ -181,7 +193,8 @@ def build_images(labs: list[Lab], *, compose: bool = False) -> list[str]:
     try:
         if compose:
             union = tuple(sorted({pkg for lab in labs for pkg in lab.image.python}))
-            return [ensure_image(client, COMPOSE_IMAGE, union)]
+            debian = tuple(sorted({pkg for lab in labs for pkg in lab.image.debian}))
+            return [ensure_image(client, COMPOSE_IMAGE, union, debian=debian)]
         return [ensure_lab_image(client, lab) for lab in labs]
     finally:
         client.close()

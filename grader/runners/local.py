@@ -87,6 +87,14 @@ def missing_tools(lab: Lab) -> str:
             "apt-get install openjdk-17-jre-headless; macOS: brew install openjdk@17), or "
             "grade with --runner docker, whose image has one."
         )
+    absent = [c for c in lab.image.commands if shutil.which(c) is None]
+    if absent:
+        packages = " ".join(lab.image.debian) or "the package that provides it"
+        return (
+            f"The {lab.slug} lab's tests run {', '.join(absent)}, which this machine does not "
+            f"have on PATH. Install it (Debian or Ubuntu: sudo apt-get install {packages}), "
+            "or grade with --runner docker, whose image has it."
+        )
     return ""
 
 

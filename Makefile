@@ -36,25 +36,27 @@ $(DEV): $(STAMP)
 	@$(PIP) -c constraints.txt -e '.[labs,cohort,dev]' > $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
 	@touch $(DEV)
 
-# A failing task (the grader's exit 1) is where a learner usually is, not a crash: these
-# targets end quietly then. Exit 2 (could not grade) still fails. Scripts and CI call
-# ./mlskills, which returns the grader's own exit code: 0 all pass, 1 some fail, 2 error.
-QUIET_FAIL := || { code=$$?; [ $$code -eq 1 ] || exit $$code; }
+# These targets are for people. A failing task (the grader's exit 1) is where a learner
+# usually is, and a lab that could not be graded (exit 2) has the grader's own sentence
+# saying why: either way the target ends there, without make's "*** [grade] Error" line
+# under it. Scripts and CI call ./mlskills, which returns the grader's own exit code:
+# 0 all pass, 1 some fail, 2 could not grade.
+QUIET_FAIL := || { code=$$?; [ $$code -le 2 ] || exit $$code; }
 
 grade: setup ## grade your copy of a lab:  make grade lab=networking [task=3]
 	@$(BIN)/python -m grader grade $(lab) $(if $(task),--task $(task)) $(ARGS) $(QUIET_FAIL)
 
 hint: setup ## a hint; ask again for a bigger one:  make hint lab=networking task=1
-	@$(BIN)/python -m grader hint $(lab) $(task)
+	@$(BIN)/python -m grader hint $(lab) $(task) $(QUIET_FAIL)
 
 watch: setup ## re-grade each time you save:  make watch lab=networking
 	@$(BIN)/python -m grader watch $(lab) $(ARGS) $(QUIET_FAIL)
 
 progress: setup ## every lab and task: done, not yet, not started
-	@$(BIN)/python -m grader progress
+	@$(BIN)/python -m grader progress $(QUIET_FAIL)
 
 reset: setup ## put a file back to the starter, keeping a backup:  make reset lab=networking file=netlab/bench.py
-	@$(BIN)/python -m grader reset $(lab) $(file)
+	@$(BIN)/python -m grader reset $(lab) $(file) $(QUIET_FAIL)
 
 check: dev ## every task fails on its starter and passes on its solution
 	$(BIN)/python -m grader check $(ARGS)

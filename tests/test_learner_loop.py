@@ -227,8 +227,13 @@ def test_make_grade_ends_quietly_on_a_partial_score_and_mlskills_keeps_the_code(
     assert script.returncode == 1, script.stdout + script.stderr
     assert "make" not in script.stderr
 
+    # Could not grade: the grader's sentence, and not make's "*** [grade] Error 2" under it.
     broken = _make("grade", "lab=no-such-lab", root=course)
-    assert broken.returncode != 0 and "There is no lab called 'no-such-lab'" in broken.stderr
+    assert "There is no lab called 'no-such-lab'" in broken.stderr
+    assert "make" not in broken.stderr and "Error" not in broken.stderr, broken.stderr
+    for target in (("hint", "lab=no-such-lab"), ("reset", "lab=calc", "file=nope.py")):
+        made = _make(*target, root=course)
+        assert made.stderr.startswith("error: ") and "make" not in made.stderr, made.stderr
 
 
 def test_the_hint_shown_is_the_one_of_the_test_that_caught_the_mistake(course: Path) -> None:
@@ -320,3 +325,30 @@ def test_an_unreadable_file_is_graded_as_missing_not_refused(course: Path) -> No
         assert edited.read_text().startswith("def add")
     finally:
         edited.chmod(0o644)
+
+
+def _make_in(folder: Path, *args: str, root: Path) -> subprocess.CompletedProcess[str]:
+    """make in ``folder``, whose Makefile is mk/forward.mk (as every lab folder's is)."""
+    env = {**os.environ, "MLSKILLS_ROOT": str(root), "COLUMNS": "200"}
+    for name in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "ARGS", "lab", "task"):
+        env.pop(name, None)
+    return subprocess.run(
+        ["make", "--no-print-directory", "-f", str(REPO / "mk/forward.mk"), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=folder,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_make_works_from_a_folder_inside_a_lab(course: Path) -> None:
+    (course / "labs/calc/fx/calc.py").write_text(SOLVED_ADD)
+    inside = REPO / "labs" / "networking" / "netlab"
+    made = _make_in(inside, "grade", "lab=calc", "task=1", "ARGS=--runner local", root=course)
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert "Add" in made.stdout and "10/10" in made.stdout
+    # Inside labs/<slug>/, lab= is that lab unless given.
+    dry = _make_in(inside, "-n", "hint", "task=2", root=course)
+    assert "grader hint networking 2" in dry.stdout, dry.stdout + dry.stderr

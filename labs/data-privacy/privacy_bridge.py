@@ -15,8 +15,8 @@ grader always uses this copy, and nothing in it decides a grade. It only convert
   pandas DataFrames here; the tests rebuild them with their own pyarrow.
 - ``repeat``, ``each``, ``trials``, ``spans_of``, ``with_arguments`` and ``output_of`` run many
   calls in one request, or watch what a call does to its input and what it logs and prints.
-- Task 5: a folder both users can reach, your ``DataSystem`` over the files the tests wrote
-  there, SQLite with ``secure_delete`` off, and a Parquet write that crashes.
+- Task 5: your ``DataSystem`` over the files the tests wrote in a folder both users can
+  reach, SQLite with ``secure_delete`` off, and a Parquet write that crashes.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import contextlib
 import io
 import logging
 import os
-import shutil
 import sqlite3
 import stat
 import sys
@@ -37,7 +36,6 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "OneScaleNoise",
     "Plain",
     "SimulatedCrash",
     "crash_during",
@@ -47,11 +45,9 @@ __all__ = [
     "open_system",
     "output_of",
     "plain",
-    "remove",
     "repeat",
     "setenv",
     "share",
-    "shared_folder",
     "spans_of",
     "trials",
     "with_arguments",
@@ -246,21 +242,6 @@ def setenv(name: str, value: str | None) -> str | None:
 
 # --------------------------------------------------------------------------- task 5
 
-_FOLDERS: set[str] = set()
-
-
-def shared_folder(prefix: str = "privacy-lab-") -> str:
-    """A new folder that both the tests' user and yours can read and write.
-
-    This process's TMPDIR is private to your user (mode 0700), so the tests could not reach
-    a folder inside it. Its parent (``/tmp`` in the sandbox) is open to both users.
-    """
-    parent = os.path.dirname(tempfile.gettempdir().rstrip(os.sep)) or tempfile.gettempdir()
-    folder = tempfile.mkdtemp(prefix=prefix, dir=parent)
-    os.chmod(folder, 0o777)
-    _FOLDERS.add(folder)
-    return folder
-
 
 def share(folder: str) -> None:
     """Let the tests' user read (and Feast rewrite) what your code wrote under ``folder``.
@@ -276,13 +257,6 @@ def share(folder: str) -> None:
         wanted = 0o777 if stat.S_ISDIR(info.st_mode) else 0o666
         with contextlib.suppress(OSError):
             os.chmod(path, stat.S_IMODE(info.st_mode) | wanted)
-
-
-def remove(folder: str) -> None:
-    """Delete a folder ``shared_folder`` made (and nothing else)."""
-    if folder in _FOLDERS:
-        shutil.rmtree(folder, ignore_errors=True)
-        _FOLDERS.discard(folder)
 
 
 _connect = sqlite3.connect
@@ -349,16 +323,3 @@ def crash_during(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
     finally:
         pq.ParquetWriter.write_table = original  # type: ignore[method-assign]
     return False
-
-
-class OneScaleNoise:
-    """A stand-in ``numpy.random.Generator`` whose Laplace draw is always one scale unit.
-
-    ``laplace(loc, scale)`` returns ``loc + scale``. A test that knows the true answer can
-    then read off the noise scale a mechanism used, without statistics.
-    """
-
-    def laplace(self, loc: Any = 0.0, scale: Any = 1.0, size: Any = None) -> Any:
-        if size is None:
-            return float(loc + scale)
-        return np.full(size, loc + scale, dtype=float)

@@ -7,19 +7,24 @@ runs there and only the plain ``True`` comes back. DataFrames, numpy generators 
 datetimes stay in the worker as handles; ``privacy_bridge`` (provided) turns tables into
 Arrow IPC bytes and numpy numbers into Python numbers on the way back.
 
-Task 5's files are written by these tests (the truth to compare with) in a folder the
-worker made, which both users can reach; your code rewrites them there, and the tests read
-the result with their own pandas, sqlite3 and Feast. Nothing is written into the lab
-folder.
+Task 5's files are written by these tests (the truth to compare with) in a folder of
+their own that they then open to your user; your code rewrites them there, and the tests
+read the result back as plain bytes (no link followed) and parse it as data: Parquet with
+their own pyarrow, the online store's SQLite table with their own sqlite3. Their Feast only
+ever loads a registry they built from their own definitions. Nothing is written into the
+lab folder.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import random
 import shutil
+import stat
 import string
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -29,7 +34,8 @@ from typing import Any
 
 import pytest
 
-LAB = Path(__file__).resolve().parent.parent
+TESTS = Path(__file__).resolve().parent
+LAB = TESTS.parent
 # Importing Feast takes ~6 s in each process; one call must not time out on it.
 FEAST_TIMEOUT_S = 120.0
 
@@ -317,19 +323,146 @@ def corpus() -> Corpus:
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 FEATURE_VIEWS = ("user_stats", "user_recency")
-ONLINE_FEATURES = ["user_stats:total_amount", "user_stats:n_events", "user_recency:days_since_last"]
+# Feature view -> its features, in the order a served dict lists them.
+ONLINE_FEATURES = {"user_stats": ("total_amount", "n_events"), "user_recency": ("days_since_last",)}
+PROJECT = "privacy_lab"
 # The retention test's cutoff: one event sits exactly on it (it stays), one a second
 # before it (it goes).
 RETENTION_DAYS = 45
+# No file of this small product comes near it; a bigger one is not read.
+SHARED_FILE_LIMIT = 64 * 1024 * 1024
+
+
+# What these tests read back from the folder your code rewrites, they read as plain bytes,
+# and only through read_shared: no symlink (magic ones like /proc/self/fd/N included) is
+# followed anywhere in the path, only a regular file with one link is read, and only up to
+# SHARED_FILE_LIMIT bytes. The bytes are then parsed as data (Parquet, JSON lines, an SQLite
+# table). Feast never opens anything your code could have written: the registry decides
+# what Feast runs (an on-demand view is Python source), so these tests build their own from
+# their own definitions whenever they need Feast.
+
+
+def read_shared(root: Path, relative: str | Path) -> bytes:
+    """The bytes of ``root / relative``, read without following any link.
+
+    ``root`` is a folder these tests made (owned by them, in sticky ``/tmp``, so it cannot
+    be swapped); every folder below it is opened relative to the one above with
+    ``O_NOFOLLOW``.
+    """
+    parts = Path(relative).parts
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+    folder = os.open(root, flags | os.O_DIRECTORY)
+    try:
+        if os.fstat(folder).st_uid != os.getuid():
+            raise AssertionError(f"{root} is not the folder these tests made")
+        for part in parts[:-1]:
+            try:
+                inner = os.open(part, flags | os.O_DIRECTORY, dir_fd=folder)
+            except OSError as exc:
+                raise AssertionError(
+                    f"{relative}: {part} is not a folder (a symlink?): {exc.strerror}"
+                ) from None
+            os.close(folder)
+            folder = inner
+        try:
+            fd = os.open(parts[-1], flags | os.O_NONBLOCK | os.O_NOCTTY, dir_fd=folder)
+        except OSError as exc:
+            raise AssertionError(
+                f"{relative} cannot be opened as a plain file ({exc.strerror}); these tests "
+                "follow no symlinks"
+            ) from None
+    finally:
+        os.close(folder)
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+            raise AssertionError(f"{relative} is not a regular file with one link")
+        data = handle.read(SHARED_FILE_LIMIT + 1)
+    if len(data) > SHARED_FILE_LIMIT:
+        raise AssertionError(f"{relative} is larger than {SHARED_FILE_LIMIT} bytes")
+    return data
+
+
+def shared_files(root: Path) -> list[str]:
+    """Every regular file under ``root``, as paths relative to it; links are not followed."""
+    found = []
+    for folder, _dirs, names, dir_fd in os.fwalk(root, follow_symlinks=False):
+        for name in names:
+            info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+            if stat.S_ISREG(info.st_mode):
+                found.append(os.path.relpath(os.path.join(folder, name), root))
+    return sorted(found)
+
+
+def _parquet(data: bytes) -> Any:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    return pq.read_table(pa.BufferReader(data)).to_pandas()
+
+
+def _entity_key(user_id: str) -> bytes:
+    from feast.infra.key_encoding_utils import serialize_entity_key
+    from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+    from feast.protos.feast.types.Value_pb2 import Value
+
+    key = EntityKey(join_keys=["user_id"], entity_values=[Value(string_val=user_id)])
+    return bytes(serialize_entity_key(key, entity_key_serialization_version=3))
+
+
+def _value(blob: bytes) -> Any:
+    from feast.protos.feast.types.Value_pb2 import Value
+
+    value = Value.FromString(blob)
+    which = value.WhichOneof("val")
+    return None if which in (None, "null_val") else getattr(value, which)
+
+
+def online_values(db: Path, user_ids: list[str]) -> dict[str, list[Any]]:
+    """What Feast's SQLite online store serves for ``user_ids``, read as a plain table.
+
+    ``db`` is a private copy. The rows are what Feast's own ``online_read`` selects: the
+    table ``{project}_{view}``, keyed by the serialised entity key and the feature name,
+    with the value a serialised ``ValueProto``. A missing row (or table) serves None.
+    """
+    import sqlite3
+
+    served: dict[str, list[Any]] = {"user_id": list(user_ids)}
+    steps = iter(range(2_000))  # x 10,000 SQLite instructions: far more than these reads need
+    connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        connection.set_progress_handler(lambda: next(steps, None) is None, 10_000)
+        connection.execute("PRAGMA trusted_schema = OFF")
+        for view, features in ONLINE_FEATURES.items():
+            table = f"{PROJECT}_{view}"
+            for name in features:
+                served[name] = [None] * len(user_ids)
+            kind = connection.execute(
+                "SELECT type FROM sqlite_master WHERE name = ?", (table,)
+            ).fetchone()
+            if kind != ("table",):
+                continue
+            for i, user_id in enumerate(user_ids):
+                rows = connection.execute(
+                    f'SELECT feature_name, value FROM "{table}" WHERE entity_key = ?',
+                    (_entity_key(user_id),),
+                ).fetchall()
+                for name, blob in rows:
+                    if name in features and isinstance(blob, bytes):
+                        served[name][i] = _value(blob)
+    finally:
+        connection.close()
+    return served
 
 
 @dataclass(repr=False)
 class World:
     """A small product: raw events, derived features, a materialised Feast online store.
 
-    These tests wrote every file (``events`` is what they wrote) and read them back with
-    their own tools; ``system`` is a handle on your ``DataSystem`` over the same files, in
-    the worker, and ``now_for_learner`` a handle on ``now`` there.
+    These tests wrote every file (``events`` is what they wrote) in a folder of their own,
+    then opened it to your user; they read it back as plain bytes (``read_shared``).
+    ``system`` is a handle on your ``DataSystem`` over the same files, in the worker, and
+    ``now_for_learner`` a handle on ``now`` there.
     """
 
     root: Path
@@ -337,7 +470,6 @@ class World:
     events: Any  # the raw events as written (a pandas DataFrame)
     subject: str
     subject_email: str
-    store: Any  # this process's own Feast client over the same registry and online store
     system: Any  # a handle on your privacy_lab.forget.DataSystem
     now_for_learner: Any
     bridge: Any
@@ -351,43 +483,60 @@ class World:
         with contextlib.suppress(AssertionError):  # the worker is gone: nothing to open up
             self.bridge.share(str(self.root))
 
-    def read_parquet(self, path: Path) -> Any:
-        """One Parquet file, read with this process's pyarrow."""
-        import pyarrow.parquet as pq
-
+    def read(self, relative: str | Path) -> bytes:
         self.share()
-        return pq.read_table(path).to_pandas()
+        return read_shared(self.root, relative)
+
+    def read_parquet(self, relative: str | Path) -> Any:
+        """One Parquet file (a path relative to ``root``), parsed from its bytes here."""
+        return _parquet(self.read(relative))
+
+    def raw_files(self) -> list[str]:
+        self.share()
+        return [f for f in shared_files(self.root) if Path(f).parent == Path("raw")]
 
     def raw(self) -> Any:
         """Every raw event file, read with this process's pyarrow."""
         import pandas as pd
 
-        files = sorted((self.root / "raw").glob("*.parquet"))
-        parts = [self.read_parquet(f) for f in files]
+        parts = [self.read_parquet(f) for f in self.raw_files() if f.endswith(".parquet")]
         return pd.concat(parts) if parts else pd.DataFrame()
 
     def features(self) -> Any:
-        return self.read_parquet(self.root / "features" / "user_features.parquet")
+        return self.read_parquet("features/user_features.parquet")
 
     def audit_text(self) -> str:
-        self.share()
-        return (self.root / "audit.jsonl").read_text(encoding="utf-8")
+        return self.read("audit.jsonl").decode("utf-8")
 
-    def files(self) -> list[Path]:
+    def files(self) -> list[str]:
         self.share()
-        return sorted(p for p in self.root.rglob("*") if p.is_file())
+        return shared_files(self.root)
+
+    def _private_copy(self, folder: Path) -> Path:
+        """The online store, copied into a folder of this process's own."""
+        db = folder / "online.db"
+        db.write_bytes(self.read("feast/online.db"))
+        with contextlib.suppress(AssertionError, FileNotFoundError):
+            if "feast/online.db-wal" in self.files():
+                (folder / "online.db-wal").write_bytes(self.read("feast/online.db-wal"))
+        return db
 
     def served(self, user_ids: list[str]) -> dict[str, list[Any]]:
-        """What Feast serves right now for ``user_ids``, asked with this process's Feast."""
-        self.share()
-        result: dict[str, list[Any]] = self.store.get_online_features(
-            features=ONLINE_FEATURES, entity_rows=[{"user_id": u} for u in user_ids]
-        ).to_dict()
-        return result
+        """What the online store serves right now for ``user_ids`` (Feast's own lookup)."""
+        with tempfile.TemporaryDirectory(prefix="privacy-judge-") as private:
+            return online_values(self._private_copy(Path(private)), user_ids)
 
-    def materialize(self) -> None:
-        self.share()
-        self.store.materialize(self.now - timedelta(days=7), self.now)
+    def served_after_materializing(self, user_ids: list[str]) -> dict[str, list[Any]]:
+        """Materialise the last week from your derived feature table into (a copy of) your
+        online store with these tests' own Feast, then what it serves for ``user_ids``."""
+        with tempfile.TemporaryDirectory(prefix="privacy-judge-") as private:
+            folder = Path(private)
+            db = self._private_copy(folder)
+            features = folder / "user_features.parquet"
+            features.write_bytes(self.read("features/user_features.parquet"))
+            store = _feature_store(folder, features, db)
+            store.materialize(self.now - timedelta(days=7), self.now)
+            return online_values(db, user_ids)
 
 
 def _events(fake: Any, r: random.Random) -> tuple[Any, list[str]]:
@@ -417,35 +566,61 @@ def _events(fake: Any, r: random.Random) -> tuple[Any, list[str]]:
     return events, users
 
 
-def _feature_store_yaml(repo: Path) -> str:
-    """One configuration for both processes' Feast clients: they must agree on every path."""
-    return (
-        "project: privacy_lab\n"
+def _feature_store(repo: Path, features_path: Path, online_db: Path) -> Any:
+    """A Feast store in ``repo`` with these tests' own registry and definitions, applied."""
+    from feast import Entity, FeatureStore, FeatureView, Field, FileSource
+    from feast.types import Float64, Int64
+    from feast.value_type import ValueType
+
+    (repo / "feature_store.yaml").write_text(
+        f"project: {PROJECT}\n"
         "provider: local\n"
         f"registry: {repo / 'registry.db'}\n"
         "online_store:\n"
         "  type: sqlite\n"
-        f"  path: {repo / 'online.db'}\n"
+        f"  path: {online_db}\n"
         "offline_store:\n"
         "  type: file\n"
-        "entity_key_serialization_version: 3\n"
+        "entity_key_serialization_version: 3\n",
+        encoding="utf-8",
     )
+    store = FeatureStore(repo_path=str(repo))
+    user = Entity(name="user", join_keys=["user_id"], value_type=ValueType.STRING)
+    source = FileSource(path=str(features_path), timestamp_field="event_timestamp")
+    stats = FeatureView(
+        name="user_stats",
+        entities=[user],
+        ttl=timedelta(days=365),
+        schema=[Field(name="total_amount", dtype=Float64), Field(name="n_events", dtype=Int64)],
+        source=source,
+    )
+    recency = FeatureView(
+        name="user_recency",
+        entities=[user],
+        ttl=timedelta(days=365),
+        schema=[Field(name="days_since_last", dtype=Int64)],
+        source=source,
+    )
+    store.apply([user, stats, recency])
+    return store
+
+
+def _shared_parent() -> str:
+    """Where a folder both users reach goes: ``/tmp``, sticky and root's in the sandbox, so
+    your user can neither rename nor replace a folder these tests made there."""
+    return os.environ.get("PRIVACY_LAB_SHARED_DIR", "/tmp")
 
 
 def _open_to_both_users(root: Path) -> None:
-    """Your code runs as another user in the sandbox: it must rewrite these files.
-
-    ``root`` itself is the worker's, already open to both.
-    """
-    for path in root.rglob("*"):
+    """Your code runs as another user in the sandbox: it must rewrite these files."""
+    for path in [root, *root.rglob("*")]:
         path.chmod(0o777 if path.is_dir() else 0o666)
 
 
 def build_world(root: Path, bridge: Any, learner: Any) -> World:
+    """Write the product into ``root`` (still 0700: nobody else can enter it yet), then
+    open it to your user and hand your ``DataSystem`` the paths."""
     from faker import Faker
-    from feast import Entity, FeatureStore, FeatureView, Field, FileSource
-    from feast.types import Float64, Int64
-    from feast.value_type import ValueType
 
     Faker.seed(SEED)
     fake = Faker("en_US")
@@ -469,26 +644,11 @@ def build_world(root: Path, bridge: Any, learner: Any) -> World:
 
     repo = root / "feast"
     repo.mkdir()
-    (repo / "feature_store.yaml").write_text(_feature_store_yaml(repo), encoding="utf-8")
-    store = FeatureStore(repo_path=str(repo))
-    user = Entity(name="user", join_keys=["user_id"], value_type=ValueType.STRING)
-    source = FileSource(path=str(features_path), timestamp_field="event_timestamp")
-    stats = FeatureView(
-        name="user_stats",
-        entities=[user],
-        ttl=timedelta(days=365),
-        schema=[Field(name="total_amount", dtype=Float64), Field(name="n_events", dtype=Int64)],
-        source=source,
+    # This store is dropped before the folder is opened: these tests never load a registry
+    # your code could have rewritten.
+    _feature_store(repo, features_path, repo / "online.db").materialize(
+        NOW - timedelta(days=7), NOW
     )
-    recency = FeatureView(
-        name="user_recency",
-        entities=[user],
-        ttl=timedelta(days=365),
-        schema=[Field(name="days_since_last", dtype=Int64)],
-        source=source,
-    )
-    store.apply([user, stats, recency])
-    store.materialize(NOW - timedelta(days=7), NOW)
     _open_to_both_users(root)
 
     system = bridge.open_system(
@@ -500,7 +660,7 @@ def build_world(root: Path, bridge: Any, learner: Any) -> World:
     )
     now_for_learner = learner.module("datetime").datetime.fromisoformat(NOW.isoformat())
     subject_email = events.loc[events.user_id == users[0], "email"].iloc[0]
-    return World(root, NOW, events, users[0], subject_email, store, system, now_for_learner, bridge)
+    return World(root, NOW, events, users[0], subject_email, system, now_for_learner, bridge)
 
 
 @pytest.fixture(scope="session")
@@ -521,16 +681,40 @@ def make_world(learner: Any) -> Iterator[Callable[[], World]]:
     import feast  # noqa: F401  (the ~6 s import, alongside the worker's)
 
     warm.join(FEAST_TIMEOUT_S)
-    folders: list[str] = []
+    folders: list[tuple[Path, Any]] = []
 
     def make() -> World:
         bridge = learner.module("privacy_bridge", timeout=FEAST_TIMEOUT_S)
-        folder = bridge.shared_folder()
-        folders.append(folder)
-        return build_world(Path(folder), bridge, learner)
+        folder = Path(tempfile.mkdtemp(prefix="privacy-lab-", dir=_shared_parent()))
+        folders.append((folder, bridge))
+        return build_world(folder, bridge, learner)
 
     yield make
-    for folder in folders:
+    for folder, bridge in folders:
         with contextlib.suppress(AssertionError):
-            learner.module("privacy_bridge").remove(folder)
+            bridge.share(str(folder))  # what your user wrote, this one may now remove
         shutil.rmtree(folder, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- hidden tests
+
+
+def _hidden(item: pytest.Item) -> bool:
+    """An instructor's hidden test: the grader puts them in ``tests/hidden/``."""
+    try:
+        return "hidden" in Path(item.path).resolve().relative_to(TESTS).parts[:-1]
+    except ValueError:  # not one of this lab's test files
+        return False
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Visible tests run first, hidden ones after, in a fresh worker (below): every message
+    # you can see was written before your code was sent any hidden test's input.
+    items.sort(key=_hidden)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_worker_for_hidden_tests(request: pytest.FixtureRequest) -> None:
+    if _hidden(request.node) and not getattr(request.session, "_privacy_hidden_started", False):
+        request.session._privacy_hidden_started = True  # type: ignore[attr-defined]
+        request.getfixturevalue("learner").restart()

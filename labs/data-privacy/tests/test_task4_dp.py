@@ -98,8 +98,22 @@ def test_sum_noise_scale_comes_from_the_clipping_bound(dp, bridge, rng_factory):
     )
 
 
-# A generator whose every Laplace draw is one scale unit above its centre: the answer minus
-# the true value is then the scale the mechanism used, with no statistics involved.
+class OneScaleNoise:
+    """A stand-in ``numpy.random.Generator`` of these tests' own: your code gets a handle
+    whose calls come back here. ``laplace(loc, scale)`` returns ``loc + scale``, so the
+    answer minus the true value is the scale the mechanism used, with no statistics
+    involved; ``scales`` is every scale your code asked for, as this process received it."""
+
+    def __init__(self):
+        self.scales = []
+
+    def laplace(self, loc=0.0, scale=1.0, size=None):
+        self.scales.append(scale)
+        if size is None:
+            return float(loc + scale)
+        return [float(loc + scale)] * int(size)
+
+
 @pytest.mark.parametrize(
     ("lower", "upper", "sensitivity"),
     [(-50.0, 20.0, 50.0), (10.0, 50.0, 50.0)],
@@ -107,7 +121,7 @@ def test_sum_noise_scale_comes_from_the_clipping_bound(dp, bridge, rng_factory):
 )
 def test_sum_sensitivity_is_the_largest_absolute_bound(dp, bridge, lower, upper, sensitivity):
     values = [-100.0, -30.0, 0.0, 15.0, 40.0]
-    q = _queries(dp, values, bridge.OneScaleNoise())
+    q = _queries(dp, values, OneScaleNoise())
     true = sum(min(max(v, lower), upper) for v in values)
     got = q.sum(1.0, lower=lower, upper=upper)
     assert got == pytest.approx(true + sensitivity), (
@@ -122,7 +136,7 @@ def test_sum_sensitivity_is_the_largest_absolute_bound(dp, bridge, lower, upper,
 
 def test_mean_divides_by_a_noisy_count(dp, bridge):
     values = [50.0] * 10
-    q = _queries(dp, values, bridge.OneScaleNoise())
+    q = _queries(dp, values, OneScaleNoise())
     got = q.mean(1.0, lower=0.0, upper=100.0)
     # ε/2 each: the sum's scale is 100/(1/2) = 200, the count's 1/(1/2) = 2.
     expected = (500.0 + 200.0) / (10 + 2.0)

@@ -62,13 +62,19 @@ class ServerIdentity:
         raise NotImplementedError("TODO(student): ServerIdentity.grpc_credentials")
 
     def reload(self) -> None:
-        """Read ``cert_file`` and ``key_file`` again; new handshakes use them."""
+        """Read ``cert_file`` and ``key_file`` again; new handshakes use them.
+
+        Check the files here, not at the next handshake: if the certificate or key cannot be
+        parsed, or the key is not the certificate's, raise, and keep serving the current
+        certificate."""
         # TODO(student)
         raise NotImplementedError("TODO(student): ServerIdentity.reload")
 
 
 class SecureRestClient:
-    """``POST /v1/predict`` over HTTPS, with a client certificate when one is given."""
+    """``POST /v1/predict`` over HTTPS, with a client certificate when one is given. The
+    server's certificate must name the host in ``base_url``; every call gives up after
+    ``timeout_s``."""
 
     def __init__(
         self,
@@ -91,7 +97,9 @@ class SecureRestClient:
 
 
 class SecureGrpcClient:
-    """``ModelService.Predict`` over TLS, with a client certificate when one is given."""
+    """``ModelService.Predict`` over TLS, with a client certificate when one is given. The
+    server's certificate must name the host in ``target``; every call has a deadline of
+    ``timeout_s``."""
 
     def __init__(
         self,

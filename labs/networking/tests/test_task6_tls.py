@@ -52,6 +52,8 @@ class Pki:
     foreign_server: trustme.LeafCert  # right name, signed by the other CA
     client: trustme.LeafCert
     foreign_client: trustme.LeafCert  # a client certificate from the other CA
+    localhost_only: trustme.LeafCert  # right CA, the name localhost and no address
+    address_only: trustme.LeafCert  # right CA, the address 127.0.0.1 and no name
 
     def client_context(self, leaf: trustme.LeafCert | None) -> ssl.SSLContext:
         """The judge's own client context: trusts ``ca``, presents ``leaf`` if given."""
@@ -98,6 +100,8 @@ def pki() -> Pki:
         foreign_server=other.issue_cert("127.0.0.1", "localhost"),
         client=ca.issue_cert("client.netlab.test"),
         foreign_client=other.issue_cert("client.netlab.test"),
+        localhost_only=ca.issue_cert("localhost"),
+        address_only=ca.issue_cert("127.0.0.1"),
     )
 
 
@@ -404,6 +408,37 @@ def test_rotation_that_drops_calls_in_flight_is_rejected(
     )
 
 
+def test_reload_accepting_a_key_that_does_not_match_is_rejected(
+    pki: Pki, serve_mod: Any, grpc_tls: GrpcTls, rotation: Rotation
+) -> None:
+    # After the rotation above, the folder holds server_rotated. Now a certificate arrives
+    # without its key: the key on disk is another certificate's.
+    serve_mod.write_files(
+        {"server.pem": chain(pki.server).decode(),
+         "server.key": pki.server_rotated.private_key_pem.bytes().decode()},
+        grpc_tls.folder,
+    )  # fmt: skip
+    try:
+        reply = grpc_tls.server.command("reload")
+        shown = _outcome(lambda: _peer_certificate(pki, grpc_tls.target))
+        after = _outcome(lambda: _grpc_call(pki, grpc_tls.target, pki.client))
+        peer = _peer_certificate(pki, grpc_tls.target) if shown == "OK" else b""
+    finally:
+        serve_mod.write_files(server_files(pki, pki.server_rotated), grpc_tls.folder)
+    assert reply.startswith("ERR"), (
+        f"`reload` with a server.key that is not server.pem's key answered {reply!r}; "
+        "expected an error (ERR ...). Check the files in reload() (parse the certificate and "
+        "key, and that they belong together): gRPC only parses them at the next handshake, "
+        "so a bad pair accepted now fails every new connection later, long after the "
+        "rotation job has reported success."
+    )
+    assert after == "OK" and peer == _der(pki.server_rotated), (
+        f"After a failed reload, a new connection ended with {after} (and its handshake with "
+        f"{shown}); expected OK, with the certificate served before the failed reload. A bad "
+        "file must leave the server on its current certificate."
+    )
+
+
 # -- your clients, against the judge's TLS servers --------------------------------------------
 
 
@@ -424,6 +459,7 @@ class _TlsHandler(BaseHTTPRequestHandler):
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         with self.server.lock:
             self.server.requests += 1
+        self.server.answer.wait(self.server.hold_s)  # 0 unless a test holds the answer back
         body = b'{"predictions": [0.5], "model_version": "1"}'
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -451,6 +487,8 @@ class TlsHttpServer(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.handshakes = 0
         self.requests = 0
+        self.hold_s = 0.0
+        self.answer = threading.Event()
         self.url = f"https://127.0.0.1:{self.server_address[1]}"
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -470,6 +508,7 @@ def https_server() -> Iterator[Callable[..., TlsHttpServer]]:
 
     yield make
     for server, thread in made:
+        server.answer.set()
         server.shutdown()
         server.server_close()
         thread.join()
@@ -548,14 +587,17 @@ def test_rest_client_handshaking_per_call_is_rejected(
 
 
 class _CountingModel:
-    """A ModelService that answers 0.25 per row and records each call's client port."""
+    """A ModelService that answers 0.25 per row and records each call's client port, and
+    the time its caller had left (None: no deadline)."""
 
     def __init__(self, pb2: Any) -> None:
         self.pb2 = pb2
         self.peers: list[str] = []
+        self.time_left: list[float | None] = []
 
     def Predict(self, request: Any, context: grpc.ServicerContext) -> Any:
         self.peers.append(context.peer())
+        self.time_left.append(context.time_remaining())
         return self.pb2.PredictResponse(scores=[0.25] * len(request.rows), model_version="1")
 
     def PredictStream(self, request_iterator: Iterator[Any], context: Any) -> Iterator[Any]:
@@ -637,4 +679,104 @@ def test_grpc_client_handshaking_per_call_is_rejected(
         f"8 predict() calls on one SecureGrpcClient came from {len(ports)} client ports "
         f"(TLS connections) in {time.perf_counter() - t0:.2f}s; expected 1. Make the "
         "secure channel once, in __init__."
+    )
+
+
+def test_rest_client_trusting_the_system_store_too_is_rejected(
+    learner: Any, pki: Pki, secure: Any, serve_mod: Any, client_dir: dict[str, str],
+    https_server: Any,
+) -> None:  # fmt: skip
+    # Stand in for the system's trust store: OpenSSL reads SSL_CERT_FILE whenever a context
+    # loads its default CAs. Point it, in the worker, at the CA that signed foreign_server.
+    folder = serve_mod.write_files({"public.pem": pki.other_ca.cert_pem.bytes().decode()})
+    os_mod = learner.module("os")
+    os_mod.putenv("SSL_CERT_FILE", f"{folder}/public.pem")
+    try:
+        cas = secure.client_ssl_context(**client_dir).cert_store_stats()["x509_ca"]
+        server = https_server(pki.foreign_server)
+        outcome = _rest_outcome(secure, client_dir, server)
+    finally:
+        os_mod.unsetenv("SSL_CERT_FILE")
+    assert cas == 1 and outcome != "OK" and server.requests == 0, (
+        f"client_ssl_context() holds {cas} CA certificates, and predict() against a server "
+        f"whose certificate comes from a CA in the system's trust store ended with {outcome}; "
+        "expected ca_file's one CA, and the call refused. Trust ca_file alone (create_default_"
+        "context(cafile=...) does; load_default_certs() or no cafile adds every public CA): "
+        "any certificate a public CA ever issued for the name would pass for your service."
+    )
+
+
+@pytest.mark.parametrize("name", ["localhost_only", "address_only"])
+def test_rest_client_overriding_the_server_name_is_rejected(
+    pki: Pki, secure: Any, client_dir: dict[str, str], https_server: Any, name: str
+) -> None:
+    # The client dials 127.0.0.1. A certificate for localhost alone must be refused; one for
+    # the address alone must pass.
+    server = https_server(getattr(pki, name), client_ca=pki.ca)
+    outcome = _rest_outcome(secure, client_dir, server)
+    want = "OK" if name == "address_only" else "an error before any request"
+    got_right = outcome == "OK" if name == "address_only" else server.requests == 0
+    assert got_right, (
+        f"predict() to {server.url}, which showed a certificate for "
+        f"{'127.0.0.1' if name == 'address_only' else 'localhost'} only, ended with {outcome} "
+        f"(requests served: {server.requests}); expected {want}. The name checked is the host "
+        "in base_url: never replace it (server_hostname, sni_hostname) with a fixed one."
+    )
+
+
+@pytest.mark.parametrize("name", ["localhost_only", "address_only"])
+def test_grpc_client_overriding_the_target_name_is_rejected(
+    pki: Pki, secure: Any, client_dir: dict[str, str], grpc_judge: Any, name: str
+) -> None:
+    service, target = grpc_judge(getattr(pki, name))
+    client = secure.SecureGrpcClient(target, **client_dir, timeout_s=5)
+    try:
+        outcome = _outcome(lambda: client.predict([ROW]))
+    finally:
+        client.close()
+    want = "OK" if name == "address_only" else "UNAVAILABLE, before any call arrived"
+    got_right = outcome == "OK" if name == "address_only" else not service.peers
+    assert got_right, (
+        f"predict() to {target}, which showed a certificate for "
+        f"{'127.0.0.1' if name == 'address_only' else 'localhost'} only, ended with "
+        f"{outcome}; expected {want}. gRPC checks the certificate against the host in the "
+        "target: grpc.ssl_target_name_override replaces it with a fixed name, and then any "
+        "certificate for that name passes for every server you dial."
+    )
+
+
+def test_secure_grpc_client_without_a_deadline_is_rejected(
+    pki: Pki, secure: Any, client_dir: dict[str, str], grpc_judge: Any
+) -> None:
+    service, target = grpc_judge(pki.server)
+    client = secure.SecureGrpcClient(target, **client_dir, timeout_s=5)
+    try:
+        outcome = _outcome(lambda: client.predict([ROW]))
+    finally:
+        client.close()
+    left = service.time_left[0] if service.time_left else None
+    assert outcome == "OK" and left is not None and 0 < left <= 5.0, (
+        f"SecureGrpcClient(timeout_s=5).predict() ended with {outcome}, and the server saw "
+        f"{left} s left before the caller's deadline; expected at most 5 s. Pass "
+        "timeout=timeout_s on every call: without a deadline a call to a hung server waits "
+        "for ever, holding the caller's thread."
+    )
+
+
+def test_secure_rest_client_ignoring_its_timeout_is_rejected(
+    pki: Pki, secure: Any, client_dir: dict[str, str], https_server: Any
+) -> None:
+    # The server holds its answer for 3 s; the client was given 0.3 s.
+    server = https_server(pki.server, client_ca=pki.ca)
+    server.hold_s = 3.0
+    rest = secure.SecureRestClient(server.url, **client_dir, timeout_s=0.3)
+    try:
+        outcome = _outcome(lambda: rest.predict([ROW]))
+    finally:
+        server.answer.set()
+        rest.close()
+    assert server.requests == 1 and outcome != "OK", (
+        f"SecureRestClient(timeout_s=0.3).predict() against a server that answers after 3 s "
+        f"ended with {outcome}; expected a timeout error. Give the httpx.Client "
+        "timeout=timeout_s: its default is 5 s, whatever the caller asked for."
     )

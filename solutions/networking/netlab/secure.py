@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -50,10 +51,17 @@ class ServerIdentity:
         self._pending: Any = None
 
     def _read(self) -> Any:
-        return grpc.ssl_server_certificate_configuration(
-            [(self._key.read_bytes(), self._cert.read_bytes())],
-            root_certificates=self._ca.read_bytes(),
-        )
+        ca, cert, key = self._ca.read_bytes(), self._cert.read_bytes(), self._key.read_bytes()
+        # gRPC only keeps these bytes: it would parse them at the next handshake, and a bad
+        # key would fail every new connection from then on. Parse them now, with the ssl
+        # module: the CA, the certificate, and that the key is the certificate's key.
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_verify_locations(cadata=ca.decode("ascii"))
+        with tempfile.TemporaryDirectory() as private:  # mode 0700: only we can read it
+            pair = Path(private, "pair.pem")
+            pair.write_bytes(cert + b"\n" + key)
+            context.load_cert_chain(pair)
+        return grpc.ssl_server_certificate_configuration([(key, cert)], root_certificates=ca)
 
     def grpc_credentials(self) -> grpc.ServerCredentials:
         # gRPC asks the fetcher before every handshake: None keeps the current certificate,
@@ -68,15 +76,17 @@ class ServerIdentity:
         return pending
 
     def reload(self) -> None:
-        # Read (and so check) the new files before swapping: a half-written key raises here,
-        # and the server keeps serving the old certificate.
+        # Read and check the new files before swapping: a bad or mismatched key raises here,
+        # the reload command fails, and the server keeps serving the old certificate.
         config = self._read()
         with self._lock:
             self._pending = config
 
 
 class SecureRestClient:
-    """``POST /v1/predict`` over HTTPS, with a client certificate when one is given."""
+    """``POST /v1/predict`` over HTTPS, with a client certificate when one is given. The
+    server's certificate must name the host in ``base_url``; every call gives up after
+    ``timeout_s``."""
 
     def __init__(
         self,
@@ -107,7 +117,9 @@ class SecureRestClient:
 
 
 class SecureGrpcClient:
-    """``ModelService.Predict`` over TLS, with a client certificate when one is given."""
+    """``ModelService.Predict`` over TLS, with a client certificate when one is given. The
+    server's certificate must name the host in ``target``; every call has a deadline of
+    ``timeout_s``."""
 
     def __init__(
         self,

@@ -72,7 +72,8 @@ def refresh_features(
     ``features_path`` is task 4's layout (Parquet partitioned by event_date, written
     with ``write_partitioned``) holding task 3's features (``add_rolling_features``) of
     the table's events. Partitions outside ``affected_dates(changed_dates)`` are left
-    untouched, file for file. Returns the affected dates.
+    untouched, file for file. An affected day that has no events left (a correction moved
+    them all to other days) keeps no feature rows either. Returns the affected dates.
 
     TODO(student):
       - Read the events the affected days need from the Delta table: the affected days

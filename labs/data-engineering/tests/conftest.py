@@ -299,9 +299,10 @@ def shared(learner: Any) -> Iterator[Path]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-# The libraries that take seconds to import, by the task whose tests use them (here and
-# in the worker).
+# The libraries that take seconds to import, by the task whose tests use them in the
+# worker. The tests themselves need only deltalake: they never open anything with Feast.
 _SLOW_IMPORTS = {5: "feast", 6: "deltalake"}
+_JUDGE_IMPORTS = {"deltalake"}
 
 
 @pytest.fixture(scope="session")
@@ -309,16 +310,17 @@ def lab(learner: Any, shared: Path, request: pytest.FixtureRequest) -> Lab:
     # Start the worker's JVM now, while this process generates the log and builds the
     # oracle: the first test that needs Spark then waits less. Errors are left to that
     # test, whose own call reports them.
-    # Feast and deltalake start importing now too, in the worker and here, but only when
+    # Feast and deltalake start importing now too (deltalake here as well), but only when
     # a selected test needs them: a run of task 1 alone (make grade task=1, a mutant)
     # does not spend two cores' seconds on them.
     bridge = learner.module("etl_bridge", timeout=SPARK_TIMEOUT_S)
     threading.Thread(target=_quietly, args=(bridge.session,), daemon=True).start()
     names = _slow_imports_for(request.session.items)
-    if names:
-        in_worker = functools.partial(learner.module, timeout=SPARK_TIMEOUT_S)
-        for import_one in (in_worker, importlib.import_module):
-            threading.Thread(target=_import_all, args=(import_one, names), daemon=True).start()
+    in_worker = functools.partial(learner.module, timeout=SPARK_TIMEOUT_S)
+    here = [name for name in names if name in _JUDGE_IMPORTS]
+    for import_one, some in ((in_worker, names), (importlib.import_module, here)):
+        if some:
+            threading.Thread(target=_import_all, args=(import_one, some), daemon=True).start()
     return Lab(learner, shared)
 
 

@@ -1,9 +1,20 @@
-"""Task 5: a Feast feature store over the ETL output, offline (training) and online."""
+"""Task 5: a Feast feature store over the ETL output, offline (training) and online.
+
+The judge never opens what the worker wrote with Feast: a Feast registry can hold Python
+source (an on-demand feature view) that Feast would run as the judge's user. The tests
+read the online store's SQLite file as plain data instead: a regular file (no symlink),
+size-capped, copied into the judge's own folder, opened read-only with ``sqlite3``, and
+its values decoded here (``_read_online_store``). Feast itself runs only in the worker.
+"""
 
 from __future__ import annotations
 
 import math
+import os
 import random
+import sqlite3
+import stat
+import struct
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,7 +35,13 @@ TTL = timedelta(days=3)
 # still inside the TTL is more than a day old: a materialize window shorter than the TTL
 # misses them. Half a second past the minute: no event sits exactly on a boundary.
 ONLINE_AT = datetime(2024, 3, 30, 6, 0, 0, 500_000, tzinfo=UTC)
+# Inside the data (the log runs from 03-01 to 03-28): every user has newer values after
+# this instant, which an online store materialized up to the wall clock would serve.
+MID_AT = datetime(2024, 3, 20, 6, 0, 0, 500_000, tzinfo=UTC)
 FEATURES = ("user_events_7d", "user_amount_7d")
+# The online store's table: Feast names it <project>_<feature view>.
+ONLINE_TABLE = "etl_lab_user_activity"
+MAX_ONLINE_DB_BYTES = 64 * 2**20
 
 
 @pytest.fixture(scope="module")
@@ -281,42 +298,174 @@ def test_online_features_equal_latest_offline_values(
     )
 
 
-def test_online_store_itself_holds_the_latest_values(
-    online: Any, latest_within_ttl: pd.DataFrame, repo: Path
-) -> None:
-    """The tests' own Feast client reads the online store your materialize() filled."""
-    online.get()
-    from feast import FeatureStore, RepoConfig
-    from feast.infra.online_stores.sqlite import SqliteOnlineStoreConfig
+def _copy_shared_file(path: Path, into: Path, max_bytes: int) -> Path:
+    """Copy a file the worker wrote into the judge's folder ``into``: plain bytes only.
 
+    A symlink anywhere in the path, anything but a regular file, or a file over
+    ``max_bytes`` fails the test: the judge never follows a link the worker planted.
+    """
+    assert os.path.realpath(path) == os.path.abspath(path), (
+        f"{path} (or a folder above it) is a symbolic link; the tests read only regular "
+        "files your code wrote."
+    )
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        info = os.fstat(fd)
+        assert stat.S_ISREG(info.st_mode), f"{path} is not a regular file"
+        assert info.st_size <= max_bytes, f"{path} has {info.st_size} bytes; {max_bytes} at most"
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = f.read(max_bytes + 1)
+    finally:
+        os.close(fd)
+    assert len(data) <= max_bytes, f"{path} grew past {max_bytes} bytes while it was read"
+    target = into / path.name
+    target.write_bytes(data)
+    return target
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, pos
+
+
+def _feast_value(blob: bytes) -> float | None:
+    """A Feast ValueProto (protobuf) holding int64_val (4), double_val (5) or nothing."""
+    value: float | None = None
+    pos = 0
+    while pos < len(blob):
+        tag, pos = _varint(blob, pos)
+        field_number, wire_type = tag >> 3, tag & 7
+        if wire_type == 0:
+            raw, pos = _varint(blob, pos)
+            if field_number == 4:  # int64_val, two's complement in 64 bits
+                value = float(raw - (1 << 64) if raw >= 1 << 63 else raw)
+            elif field_number == 19:  # null_val
+                value = None
+        elif wire_type == 1:
+            (number,) = struct.unpack_from("<d", blob, pos)
+            pos += 8
+            if field_number == 5:  # double_val
+                value = number
+        elif wire_type == 2:
+            size, pos = _varint(blob, pos)
+            pos += size
+        elif wire_type == 5:
+            pos += 4
+        else:
+            raise ValueError(f"unexpected protobuf wire type {wire_type}")
+    return value
+
+
+# Feast's entity key, serialization version 3, for the one join key user_id (INT64).
+_USER_KEY_PREFIX = (
+    struct.pack("<III", 1, 2, len(b"user_id")) + b"user_id" + struct.pack("<II", 4, 8)
+)
+
+
+def _read_online_store(path: Path, private: Path) -> pd.DataFrame:
+    """What the SQLite online store at ``path`` holds: user_id and the features, by user."""
+    copy = _copy_shared_file(path, private, MAX_ONLINE_DB_BYTES)
+    db = sqlite3.connect(f"file:{copy}?mode=ro&immutable=1", uri=True)
+    try:
+        db.execute("PRAGMA trusted_schema = OFF")
+        kind = db.execute(
+            "SELECT type FROM sqlite_master WHERE name = ?", [ONLINE_TABLE]
+        ).fetchone()
+        assert kind == ("table",), (
+            f"The online store {path.name} has no table {ONLINE_TABLE} (found {kind}): "
+            "materialize() must fill the store that build_store() configured."
+        )
+        rows = db.execute(
+            f'SELECT entity_key, feature_name, value FROM "{ONLINE_TABLE}"'
+        ).fetchall()
+    finally:
+        db.close()
+    values: dict[int, dict[str, float | None]] = {}
+    for key, name, blob in rows:
+        if not isinstance(key, bytes) or not key.startswith(_USER_KEY_PREFIX):
+            continue  # not a user_id key: no user's value
+        (user,) = struct.unpack("<q", key[len(_USER_KEY_PREFIX) :][:8])
+        if name in FEATURES and isinstance(blob, bytes):
+            values.setdefault(user, {})[name] = _feast_value(blob)
+    frame = pd.DataFrame.from_dict(values, orient="index", columns=list(FEATURES))
+    frame.index.name = "user_id"
+    return frame
+
+
+def test_online_store_itself_holds_the_latest_values(
+    online: Any,
+    latest_within_ttl: pd.DataFrame,
+    repo: Path,
+    tmp_path: Path,
+) -> None:
+    """The tests read the SQLite online store your materialize() filled, as plain data."""
+    online.get()
     for name in ("registry.db", "online.db"):
         assert (repo / name).is_file(), (
             f"The Feast repo has no {name}; build_store() must keep the registry at "
             f"<repo_dir>/registry.db and the online store at <repo_dir>/online.db."
         )
-    config = RepoConfig(
-        project="etl_lab",
-        provider="local",
-        registry=str(repo / "registry.db"),
-        online_store=SqliteOnlineStoreConfig(path=str(repo / "online.db")),
-        offline_store={"type": "file"},
-        entity_key_serialization_version=3,
-        repo_path=repo,
-    )
-    users = [int(u) for u in latest_within_ttl.index]
-    got = (
-        FeatureStore(config=config)
-        .get_online_features(
-            features=[f"user_activity:{name}" for name in FEATURES],
-            entity_rows=[{"user_id": u} for u in users],
-        )
-        .to_df()
-        .set_index("user_id")
-    )
+    # A user with no value inside the TTL has no row in the store: the same as nulls.
+    got = _read_online_store(repo / "online.db", tmp_path).reindex(latest_within_ttl.index)
     wrong = _online_mismatches(got, latest_within_ttl)
     assert not wrong, (
-        f"Read with Feast's own client, the online store serves values that differ from the "
+        f"Read straight from online.db, the online store holds values that differ from the "
         f"latest offline value within the TTL for {len(wrong)} users: {wrong[:3]}. What "
         "online_features() returns must be what the store really holds: a model server "
         "reads the store, not your function's return value."
+    )
+
+
+@pytest.fixture(scope="module")
+def online_mid(feature_source: Path, oracle: Any, lab: Any) -> Any:
+    """A second store, materialized at MID_AT (inside the data), read online."""
+    users = sorted(oracle.df("SELECT DISTINCT user_id FROM features")["user_id"].astype(int))
+    repo = lab.out("feast_repo_mid")
+
+    def run() -> pd.DataFrame:
+        module = lab.module("feature_store")
+        fs = module.build_store(repo, str(feature_source))
+        module.materialize(fs, lab.bridge.when(MID_AT.isoformat()))
+        got = module.online_features(fs, [int(u) for u in users])
+        return _pandas(lab.bridge.ipc(got), "online_features(...)")
+
+    return lab.attempt(f"materialize(store, {MID_AT}) + online_features(store, users)", run)
+
+
+def test_online_store_is_materialized_up_to_the_given_end_not_the_wall_clock(
+    online_mid: Any, oracle: Any
+) -> None:
+    got = online_mid.get()
+    _check_columns(got.assign(event_timestamp=None, label=None))
+    want = oracle.df(
+        f"""
+        SELECT u.user_id,
+               arg_max(f.user_events_7d, f.event_ts) AS user_events_7d,
+               arg_max(f.user_amount_7d, f.event_ts) AS user_amount_7d
+        FROM (SELECT DISTINCT user_id FROM features) u
+        LEFT JOIN features f
+          ON f.user_id = u.user_id
+         AND f.event_ts <= TIMESTAMPTZ '{MID_AT.isoformat()}'
+         AND f.event_ts >= TIMESTAMPTZ '{(MID_AT - TTL).isoformat()}'
+        GROUP BY u.user_id
+        """
+    ).set_index("user_id")
+    later = oracle.scalar(
+        f"SELECT count(DISTINCT user_id) FROM features WHERE event_ts > TIMESTAMPTZ "
+        f"'{MID_AT.isoformat()}'"
+    )
+    assert later > 0, "test data must hold values after MID_AT"
+    wrong = _online_mismatches(got.set_index("user_id"), want)
+    assert not wrong, (
+        f"After materialize(store, end={MID_AT}), {len(wrong)} of {len(want)} users are "
+        f"served values other than their latest value at that end: {wrong[:3]}. "
+        "materialize(store, end) loads what was known at end, from end - TTL to end; "
+        "materializing up to now (the wall clock) serves values from after end, so a "
+        "backfill or a replayed day would put the future into the online store."
     )

@@ -61,13 +61,32 @@ SELECT * EXCLUDE (n) REPLACE ('purchase' AS event_type, 7.5 AS amount,
                   2000100 + n AS source_offset)
 FROM picked WHERE event_date = DATE '2024-03-09' AND n <= 3
 UNION ALL
--- a correction that moves an event of 03-03 to 03-04 (its clock was a day off)
+-- a correction that moves an event of 03-10 to 03-11 (its clock was a day off)
 SELECT * EXCLUDE (n) REPLACE (event_ts + INTERVAL 1 DAY AS event_ts,
                   CAST(event_ts + INTERVAL 1 DAY AS DATE) AS event_date,
                   TIMESTAMPTZ '{CUT}' + INTERVAL 1 HOUR AS ingest_ts,
                   2200000 + n AS source_offset)
-FROM picked WHERE event_date = DATE '2024-03-03' AND n = 1
-  AND CAST(event_ts + INTERVAL 1 DAY AS DATE) = DATE '2024-03-04'
+FROM picked WHERE event_date = DATE '2024-03-10' AND n = 1
+  AND CAST(event_ts + INTERVAL 1 DAY AS DATE) = DATE '2024-03-11'
+UNION ALL
+-- a correction that moves the only event of 04-02 (LONE_SQL, in batch 1) to 03-21: the
+-- day it leaves has no events at all afterwards
+SELECT * REPLACE (TIMESTAMPTZ '2024-03-21 09:30:00+00' AS event_ts,
+                  DATE '2024-03-21' AS event_date,
+                  TIMESTAMPTZ '{CUT}' + INTERVAL 1 HOUR AS ingest_ts,
+                  2500001 AS source_offset)
+FROM first_state WHERE event_id = 'lone-0001'
+UNION ALL
+-- redeliveries of three events of 03-13 with the table's ingest_ts and a larger offset:
+-- the tie-break makes them newer, so their new amounts win
+SELECT * EXCLUDE (n) REPLACE (coalesce(amount, 0.0) + 50.0 AS amount,
+                  2600000 + n AS source_offset)
+FROM picked WHERE event_date = DATE '2024-03-13' AND n <= 3
+UNION ALL
+-- and of three events of 03-14 with the table's ingest_ts and a smaller offset: older,
+-- so the table keeps its rows
+SELECT * EXCLUDE (n) REPLACE (555.0 AS amount, source_offset - 1 AS source_offset)
+FROM picked WHERE event_date = DATE '2024-03-14' AND n <= 3 AND source_offset > 0
 UNION ALL
 -- stale redeliveries on 03-01: an *older* version (ingested an hour before the table's)
 -- with a larger offset and other values; the table's version must stay
@@ -76,11 +95,16 @@ SELECT * EXCLUDE (n) REPLACE ('purchase' AS event_type, 999.0 AS amount,
                   2300000 + n AS source_offset)
 FROM picked WHERE event_date = DATE '2024-03-01' AND n <= 3
 UNION ALL
--- an event never seen before, for 03-05, in two versions: only the newer is inserted
+-- an event never seen before, for 03-12, in two versions: only the newer is inserted
 SELECT 'late-0001', 1, 'purchase', v * 10.0,
-       TIMESTAMPTZ '2024-03-05 12:00:00+00', TIMESTAMPTZ '{CUT}' + v * INTERVAL 1 HOUR,
-       2400000 + v, DATE '2024-03-05'
+       TIMESTAMPTZ '2024-03-12 12:00:00+00', TIMESTAMPTZ '{CUT}' + v * INTERVAL 1 HOUR,
+       2400000 + v, DATE '2024-03-12'
 FROM range(1, 3) AS r(v)
+"""
+# In batch 1: an event whose sender's clock ran eleven days ahead, the only one of its day.
+LONE_SQL = f"""
+SELECT 'lone-0001', 2, 'purchase', 12.0, TIMESTAMPTZ '2024-04-02 10:00:00+00',
+       TIMESTAMPTZ '{CUT}' - INTERVAL 14 HOUR, 1900001, DATE '2024-04-02'
 """
 
 
@@ -93,6 +117,7 @@ class Scenario:
     steps: dict[str, Any] = field(default_factory=dict)
     snapshots: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
     version_after_first: int | None = None
+    partitions_after_first: list[str] | None = None
     as_of: datetime | None = None
 
     def get(self, step: str) -> Any:
@@ -146,7 +171,7 @@ def expected(oracle: Any) -> dict[str, Any]:
     q = oracle.db.execute
     q(
         "CREATE OR REPLACE TABLE batch1 AS SELECT * FROM clean "
-        f"WHERE ingest_ts < TIMESTAMPTZ '{CUT}'"
+        f"WHERE ingest_ts < TIMESTAMPTZ '{CUT}' UNION ALL ({LONE_SQL})"
     )
     oracle.dedup("batch1", "first_state")
     q(
@@ -218,6 +243,7 @@ def scenario(expected: dict[str, Any], lab: Any) -> Scenario:
         run.steps["merge1"] = version
         return run
     run.version_after_first = version.value
+    run.partitions_after_first = list(DeltaTable(run.table).metadata().partition_columns)
     run.as_of = datetime.now(UTC)
     changed1 = run.steps["merge1"].value
     # The features are tasks 3 and 4's code as well: their failure must not hide how the
@@ -257,6 +283,16 @@ def scenario(expected: dict[str, Any], lab: Any) -> Scenario:
         return _canonical(pa.ipc.open_stream(data).read_all())
 
     step("as_of", f"events_as_of(table, {run.as_of.isoformat()})", as_of)
+
+    def as_of_now() -> pd.DataFrame:
+        lakehouse = lab.module("lakehouse")
+        now = datetime.now(UTC) + timedelta(seconds=1)
+        table = lakehouse.events_as_of(run.table, lab.bridge.when(now.isoformat()))
+        data = lab.bridge.ipc(table)
+        assert type(data) is bytes, f"etl_bridge.ipc returned {type(data).__name__}"
+        return _canonical(pa.ipc.open_stream(data).read_all())
+
+    step("as_of_now", "events_as_of(table, a second from now)", as_of_now)
     return run
 
 
@@ -436,4 +472,117 @@ def test_unaffected_feature_partitions_are_not_rewritten(
         f"reached, e.g. {rewritten[:3]}; only {expected['affected'][:3]}... were affected. "
         "Rebuilding every partition on every batch costs the whole history each day; "
         "recompute the affected partitions only."
+    )
+
+
+def test_the_first_write_partitions_the_table_by_event_date(scenario: Scenario) -> None:
+    scenario.get("merge1")
+    got = scenario.partitions_after_first
+    assert got == ["event_date"], (
+        f"After merge_batch() created the table, its partition columns are {got}; expected "
+        "['event_date']. The table's layout is fixed by its first write: a table created "
+        "without partitions stays one pile of files, every MERGE rewrites files across "
+        "all days, and a day cannot be read or replaced on its own. Pass "
+        "partition_by=[PARTITION] to the write that creates it."
+    )
+
+
+def _rows_of(state: pd.DataFrame, ids: list[str]) -> pd.DataFrame:
+    return state[state["event_id"].isin(ids)].reset_index(drop=True)
+
+
+def test_an_ingest_ts_tie_is_broken_by_the_larger_source_offset(
+    scenario: Scenario, expected: dict[str, Any], oracle: Any
+) -> None:
+    got = scenario.get("state2")
+    ties = oracle.df(
+        """
+        SELECT b.event_id, b.source_offset > f.source_offset AS newer
+        FROM batch2 b JOIN first_state f USING (event_id)
+        WHERE b.ingest_ts = f.ingest_ts AND b.source_offset <> f.source_offset
+          AND b.event_date IN (DATE '2024-03-13', DATE '2024-03-14')
+        """
+    )
+    assert ties["newer"].sum() >= 3 and (~ties["newer"]).sum() >= 3, "test data lost its ties"
+    ids = sorted(ties["event_id"])
+    problem = _diff_rows(_rows_of(got, ids), _rows_of(expected["second_state"], ids))
+    assert not problem, (
+        f"Batch 2 redelivers six events with the table's own ingest_ts: three with a larger "
+        f"source_offset (newer: they must replace the row) and three with a smaller one "
+        f"(older: the row stays). After the merge: {problem}. 'Newer' is the later ingest_ts "
+        "and, when the ingest_ts are equal, the larger source_offset: the MERGE's update "
+        "predicate needs the tie-break too, not only the dedup."
+    )
+    changed = scenario.get("merge2")
+    assert "2024-03-13" in changed and "2024-03-14" not in changed, (
+        f"merge_batch() of batch 2 returned {changed}: the tie won by the larger offset "
+        "changes 2024-03-13, and the tie lost by the smaller offset changes nothing on "
+        "2024-03-14. Decide 'newer' the same way when you work out the changed days."
+    )
+
+
+def _features_of_day(path: str, oracle: Any, day: str) -> pd.DataFrame:
+    got = _features(path, oracle)
+    return got[got["event_date"] == day].set_index("event_id").sort_index()
+
+
+def test_a_day_whose_only_event_moved_away_keeps_no_features(
+    scenario: Scenario, oracle: Any
+) -> None:
+    scenario.get("refresh2")
+    got = _features(scenario.features, oracle)
+    left = got[got["event_date"] == "2024-04-02"]
+    assert left.empty, (
+        f"After batch 2 moved lone-0001, the only event of 2024-04-02, to 2024-03-21, the "
+        f"features table still has {len(left)} rows in the partition event_date=2024-04-02 "
+        f"({sorted(left['event_id'])[:3]}), so the event is counted twice. A dynamic "
+        "partition overwrite replaces only the partitions that have rows: an affected day "
+        "that is empty now gets no rows, and its old partition must be removed by hand."
+    )
+
+
+def test_the_first_recomputed_day_reads_a_full_week_of_history(
+    scenario: Scenario, expected: dict[str, Any], oracle: Any
+) -> None:
+    scenario.get("refresh2")
+    first = expected["affected"][0]
+    got = _features_of_day(scenario.features, oracle, first)
+    want = expected["features"]
+    want = want[want["event_date"] == first].sort_index()
+    wrong = [
+        f"{event_id}: got {int(got.at[event_id, 'user_events_7d'])} events, expected "
+        f"{int(row.user_events_7d)}"
+        for event_id, row in want.iterrows()
+        if event_id in got.index
+        and int(got.at[event_id, "user_events_7d"]) != int(row.user_events_7d)
+    ]
+    assert not wrong and len(got) == len(want), (
+        f"The features of {first}, the first day batch 2 affects, are wrong for "
+        f"{len(wrong)} of {len(want)} events ({len(got)} rows written), e.g. {wrong[:2]}. "
+        f"An event at 15:00 on day d counts the events since 15:00 on day d - "
+        f"{WINDOW_DAYS}: the recompute must read the {WINDOW_DAYS} whole days before the "
+        f"first affected day, day d - {WINDOW_DAYS} included."
+    )
+
+
+def test_refresh_features_returns_the_affected_dates(
+    scenario: Scenario, expected: dict[str, Any]
+) -> None:
+    got = scenario.get("refresh2")
+    assert got == expected["affected"], (
+        f"refresh_features() after batch 2 returned {got}; expected the affected dates "
+        f"{expected['affected'][:4]}... ({len(expected['affected'])} days, sorted): each "
+        f"changed day and the {WINDOW_DAYS} days after it."
+    )
+
+
+def test_time_travel_to_now_returns_the_latest_version(
+    scenario: Scenario, expected: dict[str, Any]
+) -> None:
+    got = scenario.get("as_of_now")
+    problem = _diff_rows(got, expected["second_state"])
+    assert not problem, (
+        f"events_as_of(table, now) differs from the table after batch 2: {problem}. The "
+        "version as of a time is the last one committed at or before it; for the present, "
+        "that is the latest version, not the first."
     )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -102,6 +104,14 @@ def refresh_features(
     events = spark.createDataFrame(history)
     features = add_rolling_features(events).filter(F.col(PARTITION).isin(days))
     write_partitioned(features, features_path)
+    # A dynamic overwrite replaces only the partitions that have rows: an affected day
+    # whose events all moved away would keep its old features. Remove those partitions.
+    present = set(history.column(PARTITION).to_pylist())
+    for day in days:
+        if day not in present:
+            shutil.rmtree(
+                Path(features_path) / f"{PARTITION}={day.isoformat()}", ignore_errors=True
+            )
     return affected
 
 

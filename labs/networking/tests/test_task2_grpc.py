@@ -91,6 +91,20 @@ def test_stream_answers_every_request_in_order(conn: Conn, expected_scores: Any)
         )
 
 
+def test_stream_response_missing_a_field_of_the_unary_one_is_rejected(conn: Conn) -> None:
+    unary = conn.stub.Predict(conn.request(ROWS[:1]), timeout=5)
+    streamed = list(conn.stub.PredictStream(iter([conn.request(ROWS[:1])] * 3), timeout=10))
+    # Every field the unary answer fills in (scores, model_version, replica), compared by
+    # value: a streamed answer is the same message, one per request.
+    for i, response in enumerate(streamed):
+        assert response == unary, (
+            f"PredictStream answer {i} is {{{str(response).strip()}}}, while Predict answered "
+            f"the same row with {{{str(unary).strip()}}}. Both send a PredictResponse: fill "
+            "in every field in both (model_version and replica too), or a streaming caller "
+            "cannot tell which model or replica answered."
+        )
+
+
 BAD_ROWS = [
     ("a row with 3 features", [[1.0, 2.0, 3.0]]),
     ("no rows at all", []),

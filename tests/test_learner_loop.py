@@ -352,3 +352,57 @@ def test_make_works_from_a_folder_inside_a_lab(course: Path) -> None:
     # Inside labs/<slug>/, lab= is that lab unless given.
     dry = _make_in(inside, "-n", "hint", "task=2", root=course)
     assert "grader hint networking 2" in dry.stdout, dry.stdout + dry.stderr
+
+
+HANGS = (
+    "import numpy\n\n\ndef quick():\n    while True:\n        pass\n\n\n"
+    "def slow():\n    return {'value': 'slow'}\n\n\ndef array():\n    return numpy.zeros(2)\n"
+)
+
+
+def test_a_hung_function_is_waited_for_once_per_task_and_named(course: Path) -> None:
+    (course / "labs/sleepy/fx/work.py").write_text(HANGS)
+    (course / "labs/sleepy/tests/test_task1_more.py").write_text(
+        "import pytest\n\n\n"
+        + "".join(
+            f"@pytest.mark.task(1)\ndef test_quick_{n}(learner):\n"
+            f"    work = learner.module('fx.work', timeout=2)\n\n"
+            f"    assert work.quick() == 'quick'\n\n\n"
+            for n in range(3)
+        )
+    )
+    out = course / "report.json"
+    graded = run_cli(
+        "grade", "sleepy", "--task", "1", "--runner", "local", "--json", str(out), root=course
+    )
+    assert graded.returncode == 1, graded.stdout + graded.stderr
+    tests = next(t for t in json.loads(out.read_text())["tasks"] if t["id"] == "1")["tests"]
+    hung = [t for t in tests if "did not return within 2 s" in t["message"]]
+    skipped = [t for t in tests if "was not called: fx.work.quick hung earlier" in t["message"]]
+    assert len(tests) == 4 and len(hung) == 1 and len(skipped) == 3, tests
+    assert "fx.work.quick() did not return" in graded.stdout  # the table names the call
+
+
+def test_a_wrong_type_is_said_first(course: Path) -> None:
+    (course / "labs/sleepy/fx/work.py").write_text(HANGS)
+    (course / "labs/sleepy/tests/test_task2_slow.py").write_text(
+        "import pytest\n\n\n@pytest.mark.task(2)\ndef test_slow(learner):\n"
+        "    work = learner.module('fx.work')\n\n"
+        "    got = work.slow()\n"
+        "    assert got == ['slow'], f'slow() returned {got}; think about the algorithm'\n\n\n"
+        "@pytest.mark.task(2)\ndef test_array(learner):\n"
+        "    work = learner.module('fx.work')\n\n"
+        "    got = work.array()\n"
+        "    assert got == pytest.approx(0.0), f'array() = {got}'\n"
+    )
+    out = course / "report.json"
+    run_cli("grade", "sleepy", "--task", "2", "--runner", "local", "--json", str(out), root=course)
+    tests = next(t for t in json.loads(out.read_text())["tasks"] if t["id"] == "2")["tests"]
+    by_name = {t["name"].rsplit("::", 1)[-1]: t["message"] for t in tests}
+    assert by_name["test_slow"].startswith(
+        "wrong type: a dict came back where a list was expected. slow() returned"
+    ), by_name
+    assert by_name["test_array"].startswith(
+        "wrong type: a numpy.ndarray came back where a float was expected "
+        "(fx.work.array() returned it, and only plain data crosses"
+    ), by_name

@@ -31,7 +31,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -156,6 +156,28 @@ def _describe_call(path: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     return f"{path}({', '.join(parts)})"
 
 
+WAITING_EVERY_S = 5.0  # how often a call that has not returned says it is still waited for
+
+
+def _wait_saying_so(slot: _Slot, what: str, timeout: float) -> bool:
+    """Wait for ``slot`` up to ``timeout`` s, printing which call is still awaited every
+    few seconds (the grade's output, and the terminal under plain pytest, show it)."""
+    waited = 0.0
+    while waited < timeout:
+        step = min(WAITING_EVERY_S, timeout - waited)
+        if slot.done.wait(step):
+            return True
+        waited += step
+        if waited < timeout:
+            print(
+                f"[mlskills] waiting for {what}: {waited:g} s without a return "
+                f"(it fails at {timeout:g} s)",
+                file=sys.__stderr__,
+                flush=True,
+            )
+    return slot.done.is_set()
+
+
 class _Slot:
     def __init__(self) -> None:
         self.done = threading.Event()
@@ -213,10 +235,21 @@ class Remote:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         what = _describe_call(self._label, args, kwargs)
+        hung = self._learner._hung.get((_NOW["task"], self._label))
+        if hung:  # the same function already hung in this task: no second wait
+            raise LearnerTimeout(
+                f"{hung} did not return, so {what} was not called: {self._label} hung "
+                "earlier in this task. Look for a loop that never ends, a call without a "
+                "timeout, or a lock that is never released."
+            )
         export = self._learner._export
-        return self._ask(
-            "call", what, args=encode(list(args), export), kwargs=encode(kwargs, export)
-        )
+        try:
+            return self._ask(
+                "call", what, args=encode(list(args), export), kwargs=encode(kwargs, export)
+            )
+        except LearnerTimeout:
+            self._learner._hung[(_NOW["task"], self._label)] = what
+            raise
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self._ask("iter", f"list({self._label})"))
@@ -274,6 +307,8 @@ class Learner:
         self._callbacks = ThreadPoolExecutor(max_workers=64, thread_name_prefix="judge-callback")
         self._released: list[tuple[int, int]] = []
         self._spawner: _Spawner | None = None
+        # (task, function) -> the call that did not return: later calls fail at once.
+        self._hung: dict[tuple[str, str], str] = {}
 
     # -- the public surface --------------------------------------------------------------
 
@@ -387,7 +422,7 @@ class Learner:
         except (ChannelClosed, ProtocolError) as exc:
             self._stop(process, f"it could not be reached ({exc})")
             raise LearnerGone(f"{what}: the learner's process could not be reached") from None
-        if not slot.done.wait(timeout):
+        if not _wait_saying_so(slot, what, timeout):
             self._stop(process, f"{what} did not return within {timeout:g} s")
             raise LearnerTimeout(
                 f"{what} did not return within {timeout:g} s, so the learner's process was "
@@ -588,3 +623,57 @@ def learner(request: pytest.FixtureRequest) -> Iterator[Learner]:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "task(n): the lab task this test belongs to")
+
+
+# -- what a failure says first: a call that hung, a value of the wrong type ---------------
+
+_NOW: dict[str, str] = {"task": "", "type_note": ""}
+_PLAIN_TYPES = "None, bool, int, float, str, bytes, list, tuple, dict"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    marker = item.get_closest_marker("task")
+    _NOW["task"] = str(marker.args[0]) if marker is not None and marker.args else item.nodeid
+    _NOW["type_note"] = ""
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, Remote):
+        return value._type
+    if type(value).__name__.startswith("Approx") and hasattr(value, "expected"):
+        value = value.expected  # pytest.approx(1.5) expects a float
+    return "None" if value is None else type(value).__name__
+
+
+def pytest_assertrepr_compare(config: pytest.Config, op: str, left: Any, right: Any) -> None:
+    """Note a comparison whose two sides differ in type; the failure will say it first."""
+    if op != "==":
+        return None
+    got, want = (right, left) if isinstance(right, Remote) else (left, right)
+    got_type, want_type = _type_name(got), _type_name(want)
+    if got_type == want_type or {got_type, want_type} <= {"int", "float"}:
+        return None
+    note = f"wrong type: a {got_type} came back where a {want_type} was expected"
+    if isinstance(got, Remote):
+        note += (
+            f" ({got._label} returned it, and only plain data crosses to the tests: {_PLAIN_TYPES})"
+        )
+    _NOW["type_note"] = note
+    return None  # pytest's own explanation stays
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    note = _NOW["type_note"]
+    crash = getattr(report.longrepr, "reprcrash", None)
+    error = call.excinfo.value if call.excinfo is not None else None
+    assertion = isinstance(error, AssertionError) and not isinstance(error, LearnerTimeout)
+    if note and report.failed and assertion and crash is not None:
+        crash.message = f"{note}. {crash.message.removeprefix('AssertionError: ')}"
+    if call.when == "call":
+        _NOW["type_note"] = ""
+    return report

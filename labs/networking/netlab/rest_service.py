@@ -11,7 +11,7 @@ rest`` does that for you):
 - ``GET /readyz`` is readiness: 503 until the model is loaded, 503 again once draining
   has started (``start_draining``), and 200 in between.
 - Every response carries an ``X-Request-ID`` header: the caller's own id when it sent one,
-  a fresh one otherwise.
+  a fresh one otherwise. That includes the 500 of an unhandled exception (log it with the id).
 - The OpenAPI schema is served at ``/openapi.json`` (FastAPI does this if you let it).
 
 ``model_loader`` is slow (think: downloading weights). Call it in the background when the app

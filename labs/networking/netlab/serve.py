@@ -3,6 +3,7 @@
 By hand (from the lab folder)::
 
     python -m netlab.serve rest                 # prints "PORT 41234", then serves
+    python -m netlab.serve rest --poison-row 13,13,13,13   # the model crashes on that row
     python -m netlab.serve grpc --name r1       # the same for gRPC
     python -m netlab.serve grpc --tls-dir DIR   # mutual TLS (task 6); so does rest
 
@@ -77,6 +78,19 @@ def _wait_for_gate(gate: Path) -> None:
         time.sleep(0.01)
 
 
+def _poison(model: LogisticModel, poison: list[float]) -> None:
+    """Make ``model.predict`` raise RuntimeError for a batch holding ``poison``: a bug in the
+    model that no validation can catch, for the server's unhandled-error path."""
+    real = model.predict
+
+    def predict(rows: Sequence[Sequence[float]], *, timeout: float | None = None) -> list[float]:
+        if any([float(x) for x in row] == poison for row in rows):
+            raise RuntimeError(f"the model crashed on row {poison} (--poison-row)")
+        return real(rows, timeout=timeout)
+
+    model.predict = predict  # type: ignore[method-assign]
+
+
 def _tls_paths(tls_dir: str) -> tuple[str, str, str]:
     """(ca.pem, server.pem, server.key) in ``tls_dir``."""
     folder = Path(tls_dir)
@@ -92,7 +106,10 @@ def _serve_rest(args: argparse.Namespace) -> None:
     def loader() -> LogisticModel:
         if args.model_gate:
             _wait_for_gate(Path(args.model_gate))
-        return load_model()
+        model = load_model()
+        if args.poison_row:
+            _poison(model, [float(x) for x in args.poison_row.split(",")])
+        return model
 
     app = rest_service.create_app(loader)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -301,6 +318,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="kind", required=True)
     rest = sub.add_parser("rest", help="FastAPI + uvicorn (task 1)")
     rest.add_argument("--model-gate", help="finish loading the model only once this file exists")
+    rest.add_argument("--poison-row", help="a row (a,b,c,d) on which the model raises RuntimeError")
     rest.add_argument("--tls-dir", help="serve mutual TLS with ca.pem, server.pem, server.key")
     grpc_ = sub.add_parser("grpc", help="gRPC (task 2)")
     grpc_.add_argument("--name", default="", help="replica name, echoed in every response")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -15,6 +16,7 @@ from netlab.model import MAX_BATCH, N_FEATURES, LogisticModel
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 
 REQUEST_ID_HEADER = "X-Request-ID"
+logger = logging.getLogger("netlab.rest")
 
 Features = Annotated[list[FiniteFloat], Field(min_length=N_FEATURES, max_length=N_FEATURES)]
 
@@ -60,7 +62,16 @@ def create_app(model_loader: Callable[[], LogisticModel]) -> FastAPI:
     ) -> Response:
         # Reuse the caller's id so one request can be followed across every hop's logs.
         rid = request.headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception:
+            # An unhandled error would reach Starlette's own 500 handler, outside this
+            # middleware, and lose the id: the one answer someone will come asking about.
+            # Log it with its id, and answer the 500 here.
+            logger.exception(
+                "unhandled error in %s %s (request id %s)", request.method, request.url.path, rid
+            )
+            response = JSONResponse({"detail": "internal server error"}, status_code=500)
         response.headers[REQUEST_ID_HEADER] = rid
         return response
 

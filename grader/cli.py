@@ -18,7 +18,15 @@ from grader import api, batch, gradescope, mutants, report, similarity
 from grader.errors import GraderError, ManifestError
 from grader.hints import next_hints
 from grader.lab import Lab, find_lab, labs_dir, list_labs, load_lab, repo_root
-from grader.progress import DONE, NOT_STARTED, NOT_YET, load_progress, record_grade, task_changes
+from grader.progress import (
+    DONE,
+    NOT_STARTED,
+    NOT_YET,
+    load_progress,
+    progress_notes,
+    record_grade,
+    task_changes,
+)
 from grader.reset import apply_reset, explain_working_copy, plan_reset
 from grader.results import Status, as_number
 from grader.runners import select_runner
@@ -300,8 +308,8 @@ def _grade(args: argparse.Namespace, out: Console) -> int:
     if args.submission is None:
         result = explain_working_copy(find_lab(args.slug), result)
     report.print_report(result, out, show_output=args.show_output)
-    if args.submission is None and args.hidden_tests is None and not args.task:
-        record_grade(result, repo_root())  # progress keeps whole-lab grades only
+    if args.submission is None and args.hidden_tests is None:
+        record_grade(result, repo_root(), tasks=tuple(args.task))  # progress: whole grades
     report.write_reports(result, **outputs)
     return result.exit_code
 
@@ -396,6 +404,8 @@ def _progress(args: argparse.Namespace, out: Console) -> int:
         f"✔ done  ✘ not yet  · not started — course total "
         f"{as_number(total)}/{sum(r.max_score for r in rows)} points"
     )
+    for note in progress_notes(rows):
+        out.print(Text(note, style="yellow"))
     for problem in broken:
         out.print(Text(f"not shown: {problem}", style="red"))
     return 2 if broken else 0

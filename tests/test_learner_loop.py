@@ -252,6 +252,10 @@ def test_make_grade_with_a_task_runs_and_reports_only_that_task(course: Path) ->
     assert made.returncode == 0, made.stdout + made.stderr
     assert "Add" in made.stdout and "Multiply" not in made.stdout
     assert not (course / ".mlskills/grades/calc.json").exists()  # progress wants whole grades
+    progress = run_cli("progress", root=course)
+    assert "the calc row has no whole-lab grade yet, only your grade of task 1 alone" in (
+        progress.stdout
+    )
     unknown = run_cli("grade", "calc", "--task", "7", "--runner", "local", root=course)
     assert unknown.returncode == 2 and "its tasks are 1, 2" in unknown.stderr
 
@@ -406,3 +410,20 @@ def test_a_wrong_type_is_said_first(course: Path) -> None:
         "wrong type: a numpy.ndarray came back where a float was expected "
         "(fx.work.array() returned it, and only plain data crosses"
     ), by_name
+
+
+def test_progress_says_when_a_task_only_grade_is_newer_than_the_row(course: Path) -> None:
+    assert run_cli("grade", "calc", "--runner", "local", root=course).returncode == 1
+    fresh = run_cli("progress", root=course)
+    assert "older than" not in fresh.stdout and "alone" not in fresh.stdout
+    (course / "labs/calc/fx/calc.py").write_text(SOLVED_ADD)
+    run_cli("grade", "calc", "--task", "1", "--runner", "local", root=course)
+    stale = run_cli("progress", root=course)
+    calc_row = next(line for line in stale.stdout.splitlines() if line.startswith("│ calc"))
+    assert "0/30" in calc_row  # the row is still the whole-lab grade
+    assert "the calc row is your last whole-lab grade" in stale.stdout
+    assert "older than your grade of task 1 alone" in stale.stdout
+    assert "make grade lab=calc brings it up to date" in stale.stdout
+    run_cli("grade", "calc", "--runner", "local", root=course)
+    updated = run_cli("progress", root=course)
+    assert "older than" not in updated.stdout and "10/30" in updated.stdout

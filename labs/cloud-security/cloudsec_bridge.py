@@ -13,8 +13,11 @@ grader always uses this copy, and nothing in it decides a grade. It only:
 - turns ``Finding`` objects and datetimes into plain data;
 - wraps the tests' endpoint (which lives in the judge) as a ``ModelEndpoint`` here, so the
   ``Unauthorized`` your code catches is the one from ``cloudsec.endpoint``;
-- counts requests, records parameters and log records, as the tests used to with botocore
-  event hooks and ``caplog``.
+- captures log records, as the tests used to with ``caplog``.
+
+What this module reports comes from your process, so the tests trust it only for what can
+be seen nowhere else (your log records, what your code did to its own argument). Requests
+are counted, and AssumeRole's parameters read, by the tests' moto server, in the judge.
 """
 
 from __future__ import annotations
@@ -32,18 +35,15 @@ import boto3
 from cloudsec.endpoint import ModelEndpoint, Unauthorized
 
 __all__ = [
-    "Calls",
     "JudgeEndpoint",
     "LogCapture",
     "argument_after",
     "capture_logs",
     "client",
-    "count_calls",
     "failing",
     "findings",
     "plain",
     "predictor",
-    "record_params",
     "refusing",
     "seed_random",
     "setenv",
@@ -84,51 +84,6 @@ def client(
         aws_secret_access_key=secret_key,
         aws_session_token=session_token,
     )
-
-
-class Calls:
-    """How many requests of one operation a client has made since it was made."""
-
-    def __init__(self) -> None:
-        self._count = 0
-
-    def hit(self, **_: Any) -> None:
-        self._count += 1
-
-    def count(self) -> int:
-        return self._count
-
-
-def count_calls(boto_client: Any, operation: str) -> Calls:
-    """Count ``operation`` (such as ``GetSecretValue``) requests made through ``boto_client``."""
-    calls = Calls()
-    service = boto_client.meta.service_model.service_id.hyphenize()
-    boto_client.meta.events.register(f"before-call.{service}.{operation}", calls.hit)
-    return calls
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self._sent: list[dict[str, Any]] = []
-
-    def record(self, params: dict[str, Any], **_: Any) -> None:
-        self._sent.append(plain(dict(params)))
-
-    def sent(self) -> list[dict[str, Any]]:
-        return list(self._sent)
-
-    def clear(self) -> None:
-        self._sent.clear()
-
-
-def record_params(boto_client: Any, operation: str) -> Recorder:
-    """Record the parameters of each ``operation`` request, as they go on the wire."""
-    recorder = Recorder()
-    service = boto_client.meta.service_model.service_id.hyphenize()
-    boto_client.meta.events.register(
-        f"provide-client-params.{service}.{operation}", recorder.record
-    )
-    return recorder
 
 
 def plain(value: Any) -> Any:

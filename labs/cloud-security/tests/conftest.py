@@ -15,6 +15,9 @@ reaches the internet, and the host's ~/.aws is never read.
 from __future__ import annotations
 
 import json
+import re
+import threading
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,7 +31,12 @@ from botocore.exceptions import ClientError
 
 LAB_DIR = Path(__file__).resolve().parent.parent
 POLICIES_DIR = LAB_DIR / "data" / "policies"
+# Answer keys live with the tests: the worker's tree holds data/, never tests/.
+ANSWERS = LAB_DIR / "tests" / "answers"
 REGION = "eu-west-1"
+# The worker's boto3 signs with this key id, the judge's admin clients with "testing": the
+# judge's moto server tells the learner's requests from its own by the key.
+WORKER_ACCESS_KEY = "LEARNERWORKERKEY"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -36,18 +44,94 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "task(n): the lab task this test belongs to")
 
 
-@pytest.fixture(scope="session")
-def moto_server() -> Iterator[str]:
-    """moto as a server in this (the judge's) process; yields its URL."""
-    from moto.server import ThreadedMotoServer
+class JudgeMoto:
+    """The judge's moto server, behind a gate the worker cannot open.
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
+    The worker's boto3 must reach moto, so the server listens on the loopback the worker
+    shares. What the gate keeps from it:
+
+    - ``/moto-api/*`` (reset, reset-auth, the state dump, the recorder) answers 403 to
+      everyone: with it the worker could switch IAM enforcement off or read the judge's
+      state. The judge resets moto in its own process (:func:`reset_moto`).
+    - Every request is logged here, in the judge, with the access key that signed it:
+      the worker signs with :data:`WORKER_ACCESS_KEY`, the judge's admin clients with
+      another, so :meth:`operations` counts the learner's requests (such as
+      ``GetSecretValue``) from what the server received, not from a counter in the worker.
+    """
+
+    def __init__(self) -> None:
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+        self._app = DomainDispatcherApplication(create_backend_app)
+        self._lock = threading.Lock()
+        self._log: list[tuple[str, str]] = []
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        path = str(environ.get("PATH_INFO", "")) + str(environ.get("RAW_URI", ""))
+        if "moto-api" in path.lower() or "moto-api" in str(environ.get("REQUEST_URI", "")):
+            start_response("403 Forbidden", [("Content-Type", "text/plain")])
+            return [b"The judge's moto administration API is closed to the learner's code."]
+        found = re.search(r"Credential=([^/,\s]+)/", str(environ.get("HTTP_AUTHORIZATION", "")))
+        target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
+        with self._lock:
+            self._log.append((found.group(1) if found else "", target.rsplit(".", 1)[-1]))
+        return self._app(environ, start_response)
+
+    def mark(self) -> int:
+        """A position in the request log; pass it to :meth:`operations`."""
+        with self._lock:
+            return len(self._log)
+
+    def operations(self, operation: str, since: int, key: str = "") -> int:
+        """How many ``operation`` requests (JSON protocol: Secrets Manager, KMS) signed with
+        ``key`` (default: the worker's) the server received after ``since``."""
+        key = key or WORKER_ACCESS_KEY
+        with self._lock:
+            return sum(1 for k, op in self._log[since:] if k == key and op == operation)
+
+
+def _check_the_gate(url: str) -> None:
+    """Refuse to judge if moto's administration API answers on the shared loopback."""
+    for path in ("/moto-api/reset-auth", "/moto-api/reset", "/Moto-Api/data.json"):
+        request = urllib.request.Request(f"{url}{path}", data=b"inf", method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=30):
+                status = 200
+        except urllib.error.HTTPError as exc:
+            status = exc.code
+        if status != 403:  # the lab's bug, not the learner's
+            raise RuntimeError(f"{path} answered {status} on the judge's moto server")
+
+
+@pytest.fixture(scope="session")
+def judge_moto() -> Iterator[tuple[str, JudgeMoto]]:
+    """moto as a server in this (the judge's) process, behind :class:`JudgeMoto`."""
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from werkzeug.serving import make_server
+
+    gate = JudgeMoto()
+    server = make_server("127.0.0.1", 0, gate, True, request_handler=MotoRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    host, port = server.server_address[:2]
+    url = f"http://{host}:{port}"
+    _check_the_gate(url)
     try:
-        yield f"http://{host}:{port}"
+        yield url, gate
     finally:
-        server.stop()
+        server.shutdown()
+        thread.join()
+
+
+@pytest.fixture(scope="session")
+def moto_server(judge_moto: tuple[str, JudgeMoto]) -> str:
+    """The URL of the judge's moto server."""
+    return judge_moto[0]
+
+
+@pytest.fixture(scope="session")
+def moto_gate(judge_moto: tuple[str, JudgeMoto]) -> JudgeMoto:
+    return judge_moto[1]
 
 
 def _environment(home: Path, endpoint: str) -> dict[str, str]:
@@ -87,30 +171,37 @@ def fake_aws_environment(
         yield env
 
 
+@pytest.fixture(scope="session")
+def worker_environment(fake_aws_environment: dict[str, str]) -> dict[str, str]:
+    """The worker's AWS environment: the judge's, but signing with its own key id."""
+    return {**fake_aws_environment, "AWS_ACCESS_KEY_ID": WORKER_ACCESS_KEY}
+
+
 @pytest.fixture
-def bridge(learner: Any, fake_aws_environment: dict[str, str]) -> Any:
+def bridge(learner: Any, worker_environment: dict[str, str]) -> Any:
     """``cloudsec_bridge`` in the worker, with boto3 there pointed at the moto server.
 
     The environment is set again for each test: a worker replaced after a timeout starts
     with none of it.
     """
     module = learner.module("cloudsec_bridge")
-    module.setenv(**fake_aws_environment)
+    module.setenv(**worker_environment)
     return module
 
 
 @pytest.fixture(scope="module")
-def module_bridge(learner: Any, fake_aws_environment: dict[str, str]) -> Any:
+def module_bridge(learner: Any, worker_environment: dict[str, str]) -> Any:
     module = learner.module("cloudsec_bridge")
-    module.setenv(**fake_aws_environment)
+    module.setenv(**worker_environment)
     return module
 
 
 def reset_moto(url: str) -> None:
-    """Empty every account on the moto server."""
-    request = urllib.request.Request(f"{url}/moto-api/reset", data=b"", method="POST")
-    with urllib.request.urlopen(request, timeout=30) as response:
-        response.read()
+    """Empty every account on the moto server, here in the judge (the server's
+    ``/moto-api/reset`` is closed to everyone)."""
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.reset()
 
 
 def cloudsec(learner: Any, module: str) -> Any:
@@ -204,6 +295,60 @@ def module_aws(boto_session: boto3.Session, moto_server: str) -> Iterator[Aws]:
     """One account shared by a test module whose tests only read its state."""
     with mocked_account(boto_session, moto_server) as account:
         yield account
+
+
+def _iam_backend() -> Any:
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.iam.models import iam_backends
+
+    return iam_backends[DEFAULT_ACCOUNT_ID]["aws"]
+
+
+def _documents(policies: dict[str, Any]) -> dict[str, Any]:
+    return {name: json.loads(text) for name, text in policies.items()}
+
+
+def check_judges_iam(
+    *,
+    roles: dict[str, dict[str, Any]],
+    users: dict[str, dict[str, Any]] | None = None,
+    keys: set[str] | frozenset[str] = frozenset(),
+) -> None:
+    """Fail unless IAM holds exactly what the judge put there: for each role and user, these
+    inline policies and no others, no managed policy and no group; and no access key
+    (user or temporary) in any account but ``keys``.
+
+    Read from moto's state here, in the judge, with IAM enforcement already on: outside
+    those windows moto takes any key as an admin's, so the worker could have attached a
+    Deny that the graded policy lacks, or made itself a key to do it later.
+    """
+    from moto.iam.models import iam_backends
+
+    problems: list[str] = []
+    backend = _iam_backend()
+    for kind, wanted in (("role", roles), ("user", users or {})):
+        for name, inline in wanted.items():
+            found = backend.get_role(name) if kind == "role" else backend.get_user(name)
+            if _documents(found.policies) != inline:
+                problems.append(f"{kind} {name} has inline policies {sorted(found.policies)}")
+            if found.managed_policies:
+                problems.append(
+                    f"{kind} {name} has managed policies {sorted(found.managed_policies)}"
+                )
+            if kind == "user" and backend.get_groups_for_user(name):
+                problems.append(f"user {name} is in a group")
+    for account_id, account in list(iam_backends.items()):
+        for backend in list(account.values()):
+            foreign = sorted(set(backend.access_keys) - set(keys))
+            if foreign:
+                problems.append(f"account {account_id} has access keys the judge did not make")
+    if problems:
+        pytest.fail(
+            "IAM is not as the judge set it up: "
+            + "; ".join(problems)
+            + ". Only the judge changes the roles and keys it checks your policy with.",
+            pytrace=False,
+        )
 
 
 def denied(call: Callable[[], Any]) -> tuple[bool, str]:

@@ -15,7 +15,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from conftest import Aws, as_list, denied, learner_function, load_policy, policy_statements
+from conftest import (
+    Aws,
+    as_list,
+    check_judges_iam,
+    denied,
+    learner_function,
+    load_policy,
+    policy_statements,
+)
 from moto.core import enable_iam_authentication
 
 pytestmark = pytest.mark.task(1)
@@ -94,6 +102,8 @@ def job_as(module_aws: Aws, policy: dict[str, Any]) -> Callable[..., Any]:
     except Exception as exc:
         pytest.fail(f"IAM refused the policy from training_job_policy(): {exc}", pytrace=False)
 
+    issued: set[str] = set()  # the judge's own sessions on the role
+
     @contextmanager
     def as_job(*extra_policies: dict[str, Any]) -> Iterator[Job]:
         names = [f"extra-{n}" for n in range(len(extra_policies))]
@@ -101,10 +111,16 @@ def job_as(module_aws: Aws, policy: dict[str, Any]) -> Callable[..., Any]:
             aws.iam.put_role_policy(
                 RoleName=ROLE, PolicyName=name, PolicyDocument=json.dumps(extra)
             )
+        attached = {"training-job": policy, **dict(zip(names, extra_policies, strict=True))}
         try:
             creds = aws.sts.assume_role(RoleArn=role_arn, RoleSessionName=JOB)["Credentials"]
+            issued.add(creds["AccessKeyId"])
             with enable_iam_authentication():
+                # Checked with enforcement on, when the worker's keys no longer work: the
+                # role holds the graded policy (and the test's extras) and nothing else.
+                check_judges_iam(roles={ROLE: attached}, keys=issued)
                 yield Job(s3=aws.client_with("s3", creds), iam=aws.client_with("iam", creds))
+                check_judges_iam(roles={ROLE: attached}, keys=issued)
         finally:
             for name in names:
                 aws.iam.delete_role_policy(RoleName=ROLE, PolicyName=name)

@@ -1,8 +1,11 @@
 """Task 2: the policy auditor, checked against a corpus of good and bad policies.
 
 The corpus lives in data/policies/: good/ holds policies that must produce no finding,
-bad/ holds policies with known problems, and expected.json lists, for each bad policy,
-the rules that must fire and the rules that must not.
+bad/ holds policies with known problems. The answer key, tests/answers/policies.json,
+lists for each bad policy the rules that must fire and the rules that must not; it lives
+with the tests, so it is never in the tree your code runs in. Each corpus policy is audited
+as a reviewer would meet it, with its own Sid on every statement (a Sid changes nothing a
+statement grants), so an auditor has to read the policy, not recognise the file.
 
 Your auditor runs in the worker; each Finding it returns comes back as plain data (rule,
 severity, reason, statement), converted by ``cloudsec_bridge.findings``.
@@ -18,7 +21,7 @@ from typing import Any
 
 import pytest
 from cloudsec.findings import RULE_SEVERITY, Rule, Severity
-from conftest import POLICIES_DIR, learner_function, load_policy
+from conftest import ANSWERS, POLICIES_DIR, learner_function, load_policy, policy_statements
 
 pytestmark = pytest.mark.task(2)
 
@@ -26,11 +29,11 @@ GOOD = sorted(p.name for p in (POLICIES_DIR / "good").glob("*.json"))
 BAD = sorted(p.name for p in (POLICIES_DIR / "bad").glob("*.json"))
 EXPECTED: dict[str, dict[str, Any]] = {
     name: value
-    for name, value in json.loads((POLICIES_DIR / "expected.json").read_text("utf-8")).items()
+    for name, value in json.loads((ANSWERS / "policies.json").read_text("utf-8")).items()
     if not name.startswith("_")
 }
 if set(BAD) != set(EXPECTED):  # a broken corpus is the lab's bug: refuse to run
-    raise RuntimeError(f"data/policies/expected.json and bad/ disagree: {set(BAD) ^ set(EXPECTED)}")
+    raise RuntimeError(f"tests/answers/policies.json and bad/ disagree: {set(BAD) ^ set(EXPECTED)}")
 
 
 @dataclass(frozen=True)
@@ -90,13 +93,23 @@ def _run(audit: Callable[[Any], Returned], document: Any, label: str) -> list[Re
     return list(findings)
 
 
+def as_met(document: dict[str, Any], name: str) -> dict[str, Any]:
+    """``document`` with a Sid of its own on every statement: what a reviewer meets in an
+    account is never byte for byte the corpus file, and a Sid grants nothing."""
+    changed = copy.deepcopy(document)
+    statements = changed["Statement"]
+    for index, statement in enumerate(statements if isinstance(statements, list) else [statements]):
+        statement["Sid"] = f"Reviewed{index}{name.removesuffix('.json').title().replace('-', '')}"
+    return changed
+
+
 def _summary(findings: list[Reported]) -> str:
     return "; ".join(f"{f.rule} (statement {f.statement})" for f in findings) or "no findings"
 
 
 @pytest.mark.parametrize("name", GOOD)
 def test_good_policy_is_not_flagged(audit: Callable[[Any], Returned], name: str) -> None:
-    document = load_policy(f"good/{name}")
+    document = as_met(load_policy(f"good/{name}"), name)
     findings = _run(audit, document, f"good/{name}")
     assert not findings, (
         f"audit_policy(good/{name}) reported {_summary(findings)}, but this policy is fine: "
@@ -104,11 +117,22 @@ def test_good_policy_is_not_flagged(audit: Callable[[Any], Returned], name: str)
         "'*' with a Condition is restricted, and the actions in UNSCOPED_ACTIONS can only take "
         "Resource '*'. An auditor that cries wolf gets switched off."
     )
+    # The same policy with one admin statement added: an auditor that reports nothing on
+    # everything would pass the check above; this one it cannot.
+    widened = copy.deepcopy(document)
+    statements = policy_statements(widened)
+    widened["Statement"] = [*statements, {"Effect": "Allow", "Action": "*", "Resource": "*"}]
+    found = {(f.rule, f.statement) for f in _run(audit, widened, f"good/{name} + Allow *:*")}
+    assert ("admin-action", len(statements)) in found, (
+        f"audit_policy(good/{name} with an 'Allow * on *' statement appended) reported "
+        f"{sorted(found)}; expected an 'admin-action' finding at statement {len(statements)}. "
+        "A clean report counts only from an auditor that reports what is there."
+    )
 
 
 @pytest.mark.parametrize("name", BAD)
 def test_bad_policy_is_flagged(audit: Callable[[Any], Returned], name: str) -> None:
-    document = load_policy(f"bad/{name}")
+    document = as_met(load_policy(f"bad/{name}"), name)
     findings = _run(audit, document, f"bad/{name}")
     found = {str(f.rule) for f in findings}
     for rule in EXPECTED[name]["must"]:
@@ -138,10 +162,12 @@ def _check_statement_indices(
 
 @pytest.mark.parametrize("name", BAD)
 def test_finding_has_severity_and_reason(audit: Callable[[Any], Returned], name: str) -> None:
-    document = load_policy(f"bad/{name}")
+    document = as_met(load_policy(f"bad/{name}"), name)
     statements = document["Statement"]
     count = len(statements) if isinstance(statements, list) else 1
-    for f in _run(audit, document, f"bad/{name}"):
+    findings = _run(audit, document, f"bad/{name}")
+    assert findings, f"audit_policy(bad/{name}) reported nothing; this policy has a problem."
+    for f in findings:
         assert f.rule in set(Rule), f"Unknown rule {f.rule!r}; use the members of Rule."
         assert f.severity == RULE_SEVERITY[Rule(f.rule)], (
             f"A '{f.rule}' finding on bad/{name} has severity {f.severity!r}; RULE_SEVERITY "

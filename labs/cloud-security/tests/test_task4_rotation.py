@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 from cloudsec.endpoint import ModelEndpoint
-from conftest import LAB_DIR, Aws, learner_function
+from conftest import LAB_DIR, Aws, JudgeMoto, learner_function
 
 pytestmark = pytest.mark.task(4)
 
@@ -43,6 +43,7 @@ class Setup:
     old_value: str
     learner: Any
     bridge: Any
+    gate: JudgeMoto  # the judge's moto server, which counts the worker's requests
 
     def step(self, name: str) -> Any:
         return learner_function(self.learner, "rotation", name)
@@ -54,7 +55,7 @@ def _random_key(seed: int) -> str:
 
 
 @pytest.fixture
-def setup(aws: Aws, bridge: Any, learner: Any) -> Setup:
+def setup(aws: Aws, bridge: Any, learner: Any, moto_gate: JudgeMoto) -> Setup:
     old = _random_key(4)
     aws.secretsmanager.create_secret(Name=SECRET_ID, SecretString=old)
     endpoint = ModelEndpoint([old])
@@ -68,6 +69,7 @@ def setup(aws: Aws, bridge: Any, learner: Any) -> Setup:
         old_value=old,
         learner=learner,
         bridge=bridge,
+        gate=moto_gate,
     )
 
 
@@ -89,17 +91,20 @@ def _state(sm: Any) -> tuple[dict[str, list[str]], str, str]:
 
 
 class _Reads:
-    """``reads["GetSecretValue"]``: how many the learner's client has sent since."""
+    """``reads["GetSecretValue"]``: how many requests of that operation, signed with the
+    worker's key, the judge's moto server has received since this was made (counted by the
+    server in the judge, not by anything in the worker)."""
 
-    def __init__(self, calls: Any) -> None:
-        self._calls = calls
+    def __init__(self, gate: JudgeMoto) -> None:
+        self._gate = gate
+        self._since = gate.mark()
 
     def __getitem__(self, operation: str) -> int:
-        return int(self._calls.count())
+        return self._gate.operations(operation, self._since)
 
 
 def _count_reads(setup: Setup) -> _Reads:
-    return _Reads(setup.bridge.count_calls(setup.sm, "GetSecretValue"))
+    return _Reads(setup.gate)
 
 
 def _exception_text(exc: BaseException) -> str:

@@ -5,11 +5,14 @@ the role (its identity policy and the role's trust policy), the validity of the 
 key and session token, and the role's own policies on every S3 and IAM call.
 
 What moto 5.2 does NOT enforce: the session policy. It stores the ``Policy`` passed to
-AssumeRole but evaluates requests against the role's policies only. So the session
-policy is captured on the wire (a botocore event hook on the learner's AssumeRole call,
-set by ``cloudsec_bridge.record_params`` on the launcher's client in the worker) and
-evaluated with moto's own IAM policy engine (``moto.iam.access_control.IAMPolicy``),
-the same code that judges the requests.
+AssumeRole but evaluates requests against the role's policies only. So the judge reads
+what the learner's AssumeRole call sent from moto's own record of the session (moto runs
+in the judge's process: its STS backend keeps each session's policy, name and expiry), and
+evaluates that policy with moto's own IAM policy engine
+(``moto.iam.access_control.IAMPolicy``), the same code that judges the requests. Nothing
+the worker records or reports is evidence here: the worker only gets the launcher's key,
+and every check runs with IAM enforcement on, after the judge has checked that IAM holds
+only its own roles, policies and keys (``conftest.check_judges_iam``).
 """
 
 from __future__ import annotations
@@ -17,12 +20,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import Aws, denied, learner_function
+from conftest import Aws, check_judges_iam, denied, learner_function
 from moto.core import enable_iam_authentication
 from moto.iam.access_control import IAMPolicy, PermissionResult
 
@@ -40,13 +43,27 @@ class World:
     aws: Any
     role_arn: str
     launcher_sts: Any  # a client in the worker, signing as the launcher
-    recorder: Any  # what that client sent to AssumeRole
+    launcher_key: str
+    role_policy: dict[str, Any]
+    launcher_policy: dict[str, Any]
     bridge: Any
     learner: Any
+    # Keys that may exist in a window: the launcher's, and sessions made in earlier windows
+    # (with enforcement on, so by the launcher).
+    issued: set[str] = field(default_factory=set)
 
-    @property
-    def sent(self) -> list[dict[str, Any]]:
-        return list(self.recorder.sent())
+
+def _sessions() -> dict[str, Any]:
+    """Every STS session moto has issued, by access key id: read from moto's state here, in
+    the judge (what AssumeRole was really sent), never from the worker."""
+    from moto.sts.models import sts_backends
+
+    return {
+        role.access_key_id: role
+        for account in list(sts_backends.values())
+        for backend in list(account.values())
+        for role in list(backend.assumed_roles)
+    }
 
 
 @pytest.fixture(scope="module")
@@ -71,59 +88,55 @@ def world(module_aws: Aws, module_bridge: Any, learner: Any) -> World:
     role_arn = aws.iam.create_role(RoleName=ROLE, AssumeRolePolicyDocument=json.dumps(trust))[
         "Role"
     ]["Arn"]
-    aws.iam.put_role_policy(
-        RoleName=ROLE,
-        PolicyName="all-training-jobs",
-        PolicyDocument=json.dumps(
+    role_policy = {
+        "Version": "2012-10-17",
+        "Statement": [
             {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Action": "s3:GetObject",
-                        "Resource": f"arn:aws:s3:::{DATA}/train/*",
-                    },
-                    {
-                        "Effect": "Allow",
-                        "Action": "s3:PutObject",
-                        "Resource": f"arn:aws:s3:::{ARTIFACTS}/models/*",
-                    },
-                ],
-            }
-        ),
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{DATA}/train/*",
+            },
+            {
+                "Effect": "Allow",
+                "Action": "s3:PutObject",
+                "Resource": f"arn:aws:s3:::{ARTIFACTS}/models/*",
+            },
+        ],
+    }
+    aws.iam.put_role_policy(
+        RoleName=ROLE, PolicyName="all-training-jobs", PolicyDocument=json.dumps(role_policy)
     )
+    launcher_policy = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn}],
+    }
     aws.iam.put_user_policy(
         UserName="job-launcher",
         PolicyName="assume-training",
-        PolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn}
-                ],
-            }
-        ),
+        PolicyDocument=json.dumps(launcher_policy),
     )
     key = aws.iam.create_access_key(UserName="job-launcher")["AccessKey"]
     launcher_sts = module_bridge.client("sts", key["AccessKeyId"], key["SecretAccessKey"])
-    # Record what the learner's code sends to AssumeRole, as it goes on the wire.
-    recorder = module_bridge.record_params(launcher_sts, "AssumeRole")
     return World(
         aws=aws,
         role_arn=role_arn,
         launcher_sts=launcher_sts,
-        recorder=recorder,
+        launcher_key=key["AccessKeyId"],
+        role_policy=role_policy,
+        launcher_policy=launcher_policy,
         bridge=module_bridge,
         learner=learner,
+        issued={key["AccessKeyId"]},
     )
 
 
 @dataclass
 class Session:
-    credentials: dict[str, Any]
-    params: dict[str, Any]
+    left: timedelta  # how long moto will honour the session's credentials, from now
+    params: dict[str, Any]  # what AssumeRole was sent, as moto recorded it
     s3: Any
     caller_arn: str
+    access_key_id: str
 
 
 @pytest.fixture(scope="module")
@@ -135,8 +148,18 @@ def job_session(world: World) -> Iterator[Callable[[], Any]]:
         assume = learner_function(world.learner, "sts_session", "assume_job_role")
         client_for = learner_function(world.learner, "sts_session", "s3_client_for")
         with enable_iam_authentication():
-            world.recorder.clear()
-            credentials = assume(world.launcher_sts, world.role_arn, JOB, DATA, ARTIFACTS)
+            # With enforcement on, only the launcher's key (and sessions made with it) work:
+            # check that IAM holds what the judge set up and no key of the worker's making.
+            before = _sessions()
+            check_judges_iam(
+                roles={ROLE: {"all-training-jobs": world.role_policy}},
+                users={"job-launcher": {"assume-training": world.launcher_policy}},
+                keys=world.issued,
+            )
+            try:
+                credentials = assume(world.launcher_sts, world.role_arn, JOB, DATA, ARTIFACTS)
+            finally:
+                world.issued.update(key for key in _sessions() if key not in before)
             assert isinstance(credentials, dict) and {
                 "AccessKeyId",
                 "SecretAccessKey",
@@ -146,13 +169,20 @@ def job_session(world: World) -> Iterator[Callable[[], Any]]:
                 f"{sorted(credentials) if isinstance(credentials, dict) else '-'}; return "
                 "assume_role(...)['Credentials']."
             )
-            assert len(world.sent) == 1, f"Expected one AssumeRole call, saw {len(world.sent)}."
+            new = [s for key, s in _sessions().items() if key not in before]
+            assert len(new) == 1, f"Expected one AssumeRole call, moto saw {len(new)}."
+            made = new[0]
+            assert credentials["AccessKeyId"] == made.access_key_id, (
+                "assume_job_role() returned credentials other than those its AssumeRole call "
+                "got back; return assume_role(...)['Credentials']."
+            )
             caller = world.aws.client_with("sts", credentials).get_caller_identity()["Arn"]
             yield Session(
-                world.bridge.plain(credentials),  # the Expiration as ISO 8601 text
-                world.sent[0],
+                made.expiration.replace(tzinfo=UTC) - datetime.now(UTC),
+                {"Policy": made.policy, "RoleSessionName": made.session_name},
                 client_for(credentials, world.aws.region),
                 caller,
+                str(credentials["AccessKeyId"]),
             )
 
     yield open_session
@@ -160,11 +190,9 @@ def job_session(world: World) -> Iterator[Callable[[], Any]]:
 
 def test_credentials_expire_within_15_minutes(job_session: Callable[[], Any]) -> None:
     with job_session() as s:
-        expiration = datetime.fromisoformat(s.credentials["Expiration"])
-        left = expiration - datetime.now(UTC)
-        assert s.credentials["AccessKeyId"].startswith("ASIA"), s.credentials["AccessKeyId"]
-        assert left <= timedelta(minutes=15, seconds=30), (
-            f"The credentials are valid for {left}; the default is 1 hour. Ask for "
+        assert s.access_key_id.startswith("ASIA"), s.access_key_id
+        assert s.left <= timedelta(minutes=15, seconds=30), (
+            f"The credentials are valid for {s.left}; the default is 1 hour. Ask for "
             "DurationSeconds=900: a leaked temporary key is useless once it expires."
         )
 

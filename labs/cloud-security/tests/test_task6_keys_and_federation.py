@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from conftest import POLICIES_DIR, Aws, learner_function
+from conftest import ANSWERS, POLICIES_DIR, Aws, learner_function
 from policy_judge import ALLOW, Request, Unsupported, decide
 
 pytestmark = pytest.mark.task(6)
@@ -134,7 +134,7 @@ def stored(module_aws: Aws, learner: Any) -> Documents:
 def judge_checked() -> None:
     """Refuse to judge with an evaluator that misjudges the lab's own corpus."""
     corpus = POLICIES_DIR / "federation"
-    cases = json.loads((corpus / "expected.json").read_text("utf-8"))
+    cases = json.loads((ANSWERS / "federation.json").read_text("utf-8"))
     for name, case in cases.items():
         if name.startswith("_"):
             continue

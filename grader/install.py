@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from grader.lab import Lab, repo_root
 
-__all__ = ["NO_INSTALL_ENV", "ensure_packages", "missing_packages"]
+__all__ = ["NO_INSTALL_ENV", "ensure_packages", "java_problem", "missing_packages"]
 
 NO_INSTALL_ENV = "MLSKILLS_NO_INSTALL"  # "1": report missing packages, never install them
 
@@ -60,11 +61,78 @@ def _install_lock() -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+JAVA_MINIMUM = 17  # Spark 4's
+_INSTALL_JAVA = (
+    "Install one (Debian or Ubuntu: sudo apt-get install openjdk-17-jre-headless; macOS: "
+    "brew install openjdk@17), or grade with --runner docker, whose image has one."
+)
+
+
+def _java_major(java: str) -> int | None:
+    """The major version ``java -version`` reports, or None when it does not run."""
+    try:
+        proc = subprocess.run(
+            [java, "-version"], capture_output=True, text=True, timeout=60, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', proc.stderr + proc.stdout)
+    if proc.returncode != 0 or match is None:
+        return None
+    major = int(match.group(1))
+    return int(match.group(2) or 0) if major == 1 else major  # "1.8.0" is Java 8
+
+
+def java_problem(lab: Lab, environ: dict[str, str] | None = None) -> str:
+    """A sentence when Spark (in ``lab``'s packages) would find no usable Java, or ''.
+
+    Java is looked for as Spark's own launcher (``bin/spark-class``) does: ``JAVA_HOME``
+    first, and ``java`` on ``PATH`` only when ``JAVA_HOME`` is unset or empty. A stale
+    ``JAVA_HOME`` fails Spark even with a good ``java`` on ``PATH``, so it fails here too.
+    """
+    if not any(_distribution_name(r) == "pyspark" for r in lab.image.python):
+        return ""
+    env = os.environ if environ is None else environ
+    home = env.get("JAVA_HOME", "")
+    on_path = shutil.which("java", path=env.get("PATH"))
+    needs = f"The {lab.slug} lab runs Spark, which needs Java {JAVA_MINIMUM} or newer"
+    if home:
+        java = str(Path(home) / "bin" / "java")
+        major = _java_major(java)
+        if major is None:
+            fix = (
+                f"unset JAVA_HOME (Spark will then use {on_path})"
+                if on_path and _java_major(on_path)
+                else _INSTALL_JAVA
+            )
+            return (
+                f"{needs}, and Spark takes it from JAVA_HOME before PATH: JAVA_HOME is "
+                f"{home}, where {java} does not run. Point JAVA_HOME at a Java "
+                f"{JAVA_MINIMUM} installation, or {fix}"
+            ).rstrip(".") + "."
+        source = f"JAVA_HOME ({home})"
+    elif on_path:
+        java, source = on_path, f"PATH ({on_path})"
+        major = _java_major(java)
+        if major is None:
+            return f"{needs}, and the java on PATH ({on_path}) does not run. {_INSTALL_JAVA}"
+    else:
+        return (
+            f"{needs}, and this machine has none (no JAVA_HOME, no java on PATH). {_INSTALL_JAVA}"
+        )
+    if major < JAVA_MINIMUM:
+        return f"{needs}; the one Spark would use, from {source}, is Java {major}. {_INSTALL_JAVA}"
+    return ""
+
+
 def ensure_packages(lab: Lab, *, announce: Callable[[str], None]) -> str:
     """Install what ``lab`` lacks; '' when all is there, otherwise why it cannot be.
 
     ``announce`` gets one line saying what is being installed and why, before pip runs.
+    A Java that Spark could not use is said first: installing pyspark would not help.
     """
+    if problem := java_problem(lab):
+        return problem
     missing = missing_packages(lab)
     if not missing:
         return ""

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
-from grader.install import NO_INSTALL_ENV, ensure_packages, missing_packages
+from grader.install import NO_INSTALL_ENV, ensure_packages, java_problem, missing_packages
 from grader.lab import Lab, load_lab
 from tests.conftest import FIXTURE_LABS
 
@@ -54,3 +55,50 @@ def test_a_failed_install_is_announced_then_explained_in_a_sentence(
         "Could not install the calc lab's packages (mlskills-no-such-package)"
     )
     assert "Traceback" not in problem
+
+
+def _java(folder: Path, version: str) -> Path:
+    """A stand-in ``java`` in ``folder/bin`` that reports ``version`` as a JDK does."""
+    java = folder / "bin" / "java"
+    java.parent.mkdir(parents=True)
+    java.write_text(f"#!/bin/sh\necho 'openjdk version \"{version}\" 2025-04-15' >&2\n")
+    java.chmod(0o755)
+    return java
+
+
+SPARK = ("pyspark",)
+
+
+def test_java_is_found_as_spark_finds_it_java_home_before_path(tmp_path: Path) -> None:
+    good = _java(tmp_path / "jdk17", "17.0.15")
+    path = str(good.parent)
+    stale = {"JAVA_HOME": str(tmp_path / "gone"), "PATH": path}
+    problem = java_problem(_needing(*SPARK), stale)
+    assert "Spark takes it from JAVA_HOME before PATH" in problem
+    assert f"JAVA_HOME is {tmp_path / 'gone'}" in problem
+    assert f"unset JAVA_HOME (Spark will then use {good})" in problem
+    assert java_problem(_needing(*SPARK), {"PATH": path}) == ""
+    assert java_problem(_needing(*SPARK), {"JAVA_HOME": "", "PATH": path}) == ""
+    assert java_problem(_needing(*SPARK), {"JAVA_HOME": str(tmp_path / "jdk17"), "PATH": ""}) == ""
+
+
+def test_a_java_too_old_for_spark_or_none_at_all_is_said(tmp_path: Path) -> None:
+    old = _java(tmp_path / "jdk8", "1.8.0_392")
+    problem = java_problem(_needing(*SPARK), {"JAVA_HOME": str(tmp_path / "jdk8"), "PATH": ""})
+    assert "is Java 8" in problem and "Java 17 or newer" in problem
+    assert "Java 11" in java_problem(
+        _needing(*SPARK), {"PATH": str(_java(tmp_path / "jdk11", "11.0.2").parent)}
+    )
+    none = java_problem(_needing(*SPARK), {"PATH": str(tmp_path / "empty")})
+    assert "no JAVA_HOME, no java on PATH" in none and "openjdk-17-jre-headless" in none
+    assert java_problem(_needing("pytest"), {"PATH": ""}) == ""  # no Spark, no Java needed
+    assert old.exists()
+
+
+def test_a_stale_java_home_stops_the_grade_before_any_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "gone"))
+    said: list[str] = []
+    problem = ensure_packages(_needing("pyspark", "mlskills-no-such-package"), announce=said.append)
+    assert said == [] and "JAVA_HOME" in problem

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from grader import api, batch, gradescope, mutants, report, similarity
+from grader import api, batch, gradescope, mutants, report, roster, similarity
 from grader.errors import GraderError, ManifestError
 from grader.hints import next_hints
 from grader.lab import Lab, find_lab, labs_dir, list_labs, load_lab, repo_root
@@ -140,7 +140,32 @@ def _parser() -> argparse.ArgumentParser:
         "and report.html",
     )
     cohort.add_argument("slug")
-    cohort.add_argument("submissions", type=Path, metavar="SUBMISSIONS-DIR")
+    cohort.add_argument(
+        "submissions",
+        type=Path,
+        nargs="?",
+        metavar="SUBMISSIONS-DIR",
+        help="one folder per learner (or give --roster instead)",
+    )
+    cohort.add_argument(
+        "--roster",
+        type=Path,
+        metavar="CSV",
+        help="learners' git repositories: a CSV with the header learner,repo[,ref]",
+    )
+    cohort.add_argument(
+        "--deadline",
+        metavar="ISO-8601",
+        help="with --roster: grade the last commit at or before it (e.g. 2026-01-10T00:00:00Z)",
+    )
+    cohort.add_argument(
+        "--late",
+        default="none",
+        metavar="POLICY",
+        help="with --deadline: none (default: later commits are not graded), per-day=P "
+        "(grade the newest commit, P%% off per day late), cap=C (late work earns at most "
+        "C%% of the points), or per-day=P,cap=C",
+    )
     cohort.add_argument(
         "-j",
         "--jobs",
@@ -503,15 +528,47 @@ def _check(args: argparse.Namespace, out: Console) -> int:
 def _batch(args: argparse.Namespace, out: Console) -> int:
     lab = find_lab(args.slug)
     out_dir = args.out or Path(".grades") / lab.slug
+    if (args.submissions is None) == (args.roster is None):
+        raise GraderError(
+            "Give either a submissions folder (one folder per learner) or --roster "
+            "roster.csv (one git repository per learner), not both and not neither."
+        )
+    if args.roster is None and (args.deadline or args.late != "none"):
+        raise GraderError(
+            "--deadline and --late need --roster: commits have times, folders do not."
+        )
+    late = roster.LatePolicy.parse(args.late)
+    deadline = roster.parse_deadline(args.deadline) if args.deadline else None
+    if late.grades_late_work and deadline is None:
+        raise GraderError(f"--late {args.late} needs a --deadline to be late for.")
+    runner = select_runner(args.runner)
+    err = Console(stderr=True, highlight=False)
+    checkouts = None
+    policy = ""
+    if args.roster is not None:
+        entries = roster.load_roster(args.roster)
+        policy = f"deadline={deadline.isoformat() if deadline else ''} late={late}"
+        err.print(f"Fetching {len(entries)} repositories into {out_dir / 'repos'} …", markup=False)
+        checkouts = roster.checkout_all(
+            lab, entries, out_dir, deadline=deadline, late=late, jobs=args.jobs
+        )
+        for c in checkouts:
+            if c.error:
+                err.print(Text(f"  {c.learner}: {report.clean_text(c.error)}"), soft_wrap=True)
+        if deadline is not None:
+            err.print(f"Deadline {deadline.isoformat()}: {late.describe()}.", markup=False)
     rows = batch.grade_cohort(
         lab=lab,
         submissions_dir=args.submissions,
         out_dir=out_dir,
-        runner=select_runner(args.runner),
+        runner=runner,
         jobs=args.jobs,
         force=args.force,
         hidden_tests=args.hidden_tests,
-        console=Console(stderr=True, highlight=False),
+        console=err,
+        checkouts=checkouts,
+        late=late,
+        policy=policy,
     )
     counts = ", ".join(f"{sum(r.status is s for r in rows)} {s}" for s in Status)
     fresh = sum(r.fresh for r in rows)

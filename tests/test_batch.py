@@ -116,6 +116,10 @@ def test_batch_reports_equal_the_single_grade_golden_reports(
 ) -> None:
     data = json.loads((cohort["out"] / "reports" / f"{learner}.json").read_text())
     assert data["runner"] == "local"
+    # What the report graded, so that a later batch knows when to grade it again.
+    fingerprint = data.pop("fingerprint")
+    assert sorted(fingerprint) == ["lab", "submission"]
+    assert all(len(v) == 64 for v in fingerprint.values())
     assert normalised(data) == golden(case)
 
 
@@ -460,6 +464,7 @@ def test_a_timeout_is_a_row_with_its_status_and_does_not_stop_the_batch(tmp_path
     assert by_name["fast"].status is Status.PASS
     assert by_name["forever"].status is Status.TIMEOUT
     report = json.loads((tmp_path / "out" / "reports" / "forever.json").read_text())
+    assert report.pop("fingerprint")["submission"] is not None
     assert normalised(report) == golden("timeout")
     assert read_gradebook(tmp_path / "out")[1]["status"] == "timeout"
 

@@ -427,3 +427,16 @@ def test_progress_says_when_a_task_only_grade_is_newer_than_the_row(course: Path
     run_cli("grade", "calc", "--runner", "local", root=course)
     updated = run_cli("progress", root=course)
     assert "older than" not in updated.stdout and "10/30" in updated.stdout
+
+
+def test_show_output_is_the_learners_output_and_the_assertion(course: Path) -> None:
+    (course / "labs/calc/fx/calc.py").write_text(
+        "def add(a, b):\n    print('adding', a, b)\n    return a - b\n\n\n"
+        "def mul(a, b):\n    raise NotImplementedError('TODO(student): mul')\n"
+    )
+    proc = run_cli("grade", "calc", "--runner", "local", "--show-output", root=course)
+    assert "adding 2 3" in proc.stdout  # the learner's own print
+    assert "returned -1; expected 5" in proc.stdout  # the test's assertion
+    assert "raised at fx/calc.py:7 in mul" in proc.stdout
+    assert "mlskills_boundary" not in proc.stdout and "fixture.py" not in proc.stdout
+    assert "_request" not in proc.stdout

@@ -218,6 +218,7 @@ class Remote:
         self._timeout = timeout
 
     def _ask(self, op: str, what: str, **fields: Any) -> Any:
+        __tracebackhide__ = True  # pytest shows the test's line, not these frames
         return self._learner._request(
             {"op": op, "ref": self._id, **fields},
             generation=self._generation,
@@ -226,14 +227,17 @@ class Remote:
         )
 
     def _attr(self, name: str) -> Any:
+        __tracebackhide__ = True
         return self._ask("getattr", f"{self._label}.{name}", name=name)
 
     def __getattr__(self, name: str) -> Any:
+        __tracebackhide__ = True
         if name.startswith("__"):
             raise AttributeError(name)
         return self._attr(name)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        __tracebackhide__ = True
         what = _describe_call(self._label, args, kwargs)
         hung = self._learner._hung.get((_NOW["task"], self._label))
         if hung:  # the same function already hung in this task: no second wait
@@ -252,23 +256,28 @@ class Remote:
             raise
 
     def __iter__(self) -> Iterator[Any]:
+        __tracebackhide__ = True
         return iter(self._ask("iter", f"list({self._label})"))
 
     def __len__(self) -> int:
+        __tracebackhide__ = True
         value = self._ask("len", f"len({self._label})")
         if type(value) is not int:
             raise LearnerGone(f"len({self._label}) came back as {type(value).__name__}")
         return value
 
     def __getitem__(self, key: Any) -> Any:
+        __tracebackhide__ = True
         return self._ask(
             "getitem", f"{self._label}[{key!r}]", key=encode(key, self._learner._export)
         )
 
     def __enter__(self) -> Any:
+        __tracebackhide__ = True
         return self._attr("__enter__")()
 
     def __exit__(self, *exc: object) -> None:
+        __tracebackhide__ = True
         self._attr("__exit__")(None, None, None)
 
     def __repr__(self) -> str:
@@ -314,6 +323,7 @@ class Learner:
 
     def module(self, name: str, *, timeout: float | None = None) -> Remote:
         """The learner's module ``name``, imported in the worker."""
+        __tracebackhide__ = True
         process = self._running()
         value = self._request(
             {"op": "import", "name": name},
@@ -405,6 +415,7 @@ class Learner:
         timeout: float,
         label: str | None = None,
     ) -> Any:
+        __tracebackhide__ = True
         process = self._process
         if process is None or process.generation != generation or process.gone:
             reason = process.gone if process and process.generation == generation else ""

@@ -243,7 +243,6 @@ def debootstrap(rootfs: Path, debian: tuple[str, ...] = ()) -> None:
     proc = subprocess.run(
         [
             "debootstrap",
-            "dockerfile",
             "--variant=minbase",
             f"--include={base_packages(debian)}",
             BASE_SUITE,

@@ -156,10 +156,19 @@ class GrpcClient:
     ) -> None:
         self.pb2, pb2_grpc = protos.load()
         self.timeout_s = timeout_s
-        # Keepalive pings find a dead connection (say, a NAT that forgot it) before a call does.
+        # Keepalive pings find a dead connection (say, a NAT that forgot it) before a call
+        # does. gRPC pings a connection with no call in flight only with permit_without_calls,
+        # and, while no data flows, only max_pings_without_data times (default 2; 0: no
+        # limit). A server closes a connection that pings more often than its policy allows
+        # (GOAWAY "too_many_pings"); 60 s suits servers that, like task 2's, accept 30 s.
         self._channel = grpc.insecure_channel(
             target,
-            options=[("grpc.keepalive_time_ms", 30_000), ("grpc.keepalive_timeout_ms", 10_000)],
+            options=[
+                ("grpc.keepalive_time_ms", 60_000),
+                ("grpc.keepalive_timeout_ms", 10_000),
+                ("grpc.keepalive_permit_without_calls", 1),
+                ("grpc.http2.max_pings_without_data", 0),
+            ],
         )
         self._stub = pb2_grpc.ModelServiceStub(self._channel)
         self._retrier = _Retrier(policy, sleep, clock, rng)

@@ -13,6 +13,18 @@ from netlab import protos
 from netlab.model import BadInput, LogisticModel, ModelTimeout
 
 SERVICE_NAME = "netlab.v1.ModelService"
+# The server's side of keepalive. By default it accepts a ping on a connection that carries
+# no data at most every 5 minutes, and on one with no call in flight once in 2 hours; the
+# third ping too early closes the connection with GOAWAY "too_many_pings". Accept idle
+# clients' pings every 30 s (so clients ping every 60 s, say), and ping clients every
+# 2 minutes ourselves, to let go of connections whose client has vanished.
+KEEPALIVE = [
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_ping_interval_without_data_ms", 30_000),
+    ("grpc.keepalive_time_ms", 120_000),
+    ("grpc.keepalive_timeout_ms", 20_000),
+    ("grpc.http2.max_pings_without_data", 0),
+]
 
 
 class ModelServicer:
@@ -71,7 +83,7 @@ def serve(
 ) -> RunningServer:
     """Start a gRPC server with ModelService and grpc.health.v1 on ``host:port``."""
     _, pb2_grpc = protos.load()
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers))
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers), options=KEEPALIVE)
     pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(model, replica), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

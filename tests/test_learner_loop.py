@@ -440,3 +440,25 @@ def test_show_output_is_the_learners_output_and_the_assertion(course: Path) -> N
     assert "raised at fx/calc.py:7 in mul" in proc.stdout
     assert "mlskills_boundary" not in proc.stdout and "fixture.py" not in proc.stdout
     assert "_request" not in proc.stdout
+
+
+def test_make_lint_passes_a_starter_whose_task_is_solved(tmp_path: Path) -> None:
+    """A solved task leaves the starter's "# noqa: F401" unused: that is no lint error."""
+    printed = subprocess.run(
+        ["make", "--no-print-directory", "-n", "lint"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    command = next(line for line in printed.splitlines() if " check " in line and "ruff" in line)
+    solved = tmp_path / "labs/networking/netlab/rest_service.py"
+    solved.parent.mkdir(parents=True)
+    solved.write_text("import os  # noqa: F401 (you will need it)\n\nprint(os.sep)\n")
+    shutil.copyfile(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
+    run = lambda cmd: subprocess.run(  # noqa: E731
+        cmd, shell=True, cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert run(command.replace(".venv/bin/", f"{REPO}/.venv/bin/")).returncode == 0
+    solved.write_text("import os\nimport sys\n\nprint(os.sep)\n")
+    assert run(command.replace(".venv/bin/", f"{REPO}/.venv/bin/")).returncode == 1  # still lints

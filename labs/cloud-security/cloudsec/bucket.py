@@ -11,7 +11,8 @@ Four layers, each of which you can read back through an S3 or KMS configuration 
    for another encryption or another KMS key than yours.
 
 moto stores all of this faithfully but does not evaluate policy conditions, so the tests
-read the configuration back instead of trying an insecure request.
+read the configuration back instead of trying an insecure request, and evaluate your
+bucket policy on a table of uploads with the judge's own policy evaluator.
 """
 
 from __future__ import annotations
@@ -33,20 +34,24 @@ def create_bucket_key(kms: Any, alias: str) -> str:
 
 
 def bucket_policy(bucket: str, kms_key_arn: str) -> dict[str, Any]:
-    """Return the bucket policy document for ``bucket``. It holds three Deny statements:
+    """Return the bucket policy document for ``bucket``: Deny statements only, each for
+    every principal (``"Principal": "*"``), that refuse
 
-    * every ``s3:*`` request on the bucket and its objects when ``aws:SecureTransport`` is
-      ``"false"``;
-    * every ``s3:PutObject`` whose ``s3:x-amz-server-side-encryption`` header is there
-      and is not ``"aws:kms"`` (``StringNotEqualsIfExists``);
-    * every ``s3:PutObject`` whose ``s3:x-amz-server-side-encryption-aws-kms-key-id``
-      header is there and is not ``kms_key_arn`` (``StringNotEqualsIfExists``): this pins
-      your key, so nobody uploads under a key you do not control.
+    * every ``s3:*`` request on the bucket or its objects not made over TLS
+      (``aws:SecureTransport`` is ``"false"``);
+    * every ``s3:PutObject`` that asks for an encryption other than SSE-KMS
+      (``s3:x-amz-server-side-encryption`` is there and is not ``"aws:kms"``, e.g.
+      ``"AES256"``);
+    * every ``s3:PutObject`` that asks for SSE-KMS under any key but ``kms_key_arn``,
+      including one that names no key id (S3 would then use the AWS-managed ``aws/s3``
+      key): this pins your key, so nobody uploads under a key you do not control.
 
-    An upload with neither header gets the bucket's default encryption, your key. All
-    three apply to every principal (``"Principal": "*"``). It must allow nothing.
+    S3 evaluates the bucket policy before default encryption, so an upload that names no
+    encryption carries neither header. Your policy may let it through (it gets the bucket
+    default, your key) or refuse it (every writer must then name your key); it must not
+    let through any upload above. It allows nothing.
     """
-    # TODO(student): three Deny statements with Conditions; resources are
+    # TODO(student): Deny statements with Conditions; resources are
     # arn:aws:s3:::<bucket> and arn:aws:s3:::<bucket>/*.
     raise NotImplementedError("TODO(student): write the TLS-only, KMS-only bucket policy")
 

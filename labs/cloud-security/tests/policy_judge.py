@@ -1,10 +1,11 @@
-"""The judge's own evaluator of IAM policy documents, for what moto does not enforce (task 6).
+"""The judge's own evaluator of IAM policy documents, for what moto does not enforce.
 
 moto 5.2 stores a KMS key policy and a role's trust policy but evaluates neither: it
 issues credentials for AssumeRoleWithWebIdentity whatever the token says, and lets every
 caller use a key whatever its key policy says (it only honours a Deny of kms:DescribeKey).
 So task 6 reads the policies back from moto and asks this module whether each request in
-a table of requests would be allowed.
+a table of requests would be allowed. Task 3 asks it the same about the bucket policy's
+encryption conditions, which moto stores but does not evaluate either.
 
 It follows the AWS policy evaluation logic for one policy, and only the parts that key
 and trust policies need:
@@ -38,7 +39,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Request", "Unsupported", "decide"]
+__all__ = ["ALLOW", "EXPLICIT_DENY", "IMPLICIT_DENY", "Request", "Unsupported", "decide"]
 
 ALLOW, EXPLICIT_DENY, IMPLICIT_DENY = "allow", "explicit deny", "implicit deny"
 

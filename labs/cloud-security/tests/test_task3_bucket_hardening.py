@@ -3,7 +3,9 @@
 moto stores every setting faithfully, but it does not evaluate policy conditions such as
 aws:SecureTransport: it treats a conditional Deny in a bucket policy as unconditional, so
 once the policy is on, every object request to the bucket is refused (403), secure or not.
-The tests therefore read the configuration back instead of sending requests.
+The tests therefore read the configuration back instead of sending requests, and ask the
+judge's own policy evaluator (tests/policy_judge.py, as task 6 does) what the bucket
+policy decides for a table of uploads.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from conftest import Aws, as_list, learner_function, policy_statements
+from policy_judge import EXPLICIT_DENY, Request, Unsupported, decide
 
 pytestmark = pytest.mark.task(3)
 
@@ -198,69 +201,90 @@ def test_bucket_policy_denies_insecure_transport(hardened: Hardened) -> None:
     )
 
 
-NOT_EQUALS = ("stringnotequals", "stringnotequalsifexists")
+ALGORITHM = "s3:x-amz-server-side-encryption"
+KEY_ID = "s3:x-amz-server-side-encryption-aws-kms-key-id"
+OTHER_KEY = "arn:aws:kms:eu-west-1:999988887777:key/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
+# Who uploads (someone in the account, someone outside it) and where: the guardrail must
+# hold for everyone, on every object.
+WRITERS = ["arn:aws:iam::123456789012:role/ingest", "arn:aws:iam::999988887777:user/partner"]
+OBJECTS = ["train/part-9.csv", "models/job-42/model.bin"]
 
 
-def _upload_denies(policy: dict[str, Any], condition_key: str) -> list[tuple[dict[str, Any], Any]]:
-    """(statement, values) of each Deny whose StringNotEquals[IfExists] tests ``condition_key``."""
-    found = []
-    for statement in _deny_statements(policy):
-        for operator, tests in dict(statement.get("Condition", {})).items():
-            if str(operator).lower() not in NOT_EQUALS or not isinstance(tests, dict):
-                continue
-            for key, values in tests.items():
-                if str(key).lower() == condition_key:
-                    found.append((statement, values))
-    return found
+def _upload_decisions(h: Hardened, headers: dict[str, str]) -> list[tuple[str, str]]:
+    """(who and where, decision) of the bucket policy for a PutObject over TLS carrying
+    ``headers``, evaluated by the judge's policy evaluator (tests/policy_judge.py): moto
+    stores a bucket policy but does not evaluate its conditions.
+
+    The condition keys hold what the request asked for: S3 evaluates the bucket policy
+    before default encryption, so an upload that names no encryption has neither key.
+    """
+    policy = _bucket_policy(h)
+    decisions = []
+    for writer in WRITERS:
+        for key in OBJECTS:
+            request = Request(
+                ("AWS", writer),
+                "s3:PutObject",
+                f"arn:aws:s3:::{BUCKET}/{key}",
+                {"aws:SecureTransport": "true", **headers},
+            )
+            try:
+                decisions.append((f"{writer} to {key}", decide(policy, request)))
+            except Unsupported as exc:
+                pytest.fail(
+                    f"The judge cannot evaluate your bucket policy: it uses {exc}, which "
+                    "tests/policy_judge.py does not implement. Use the forms the lesson shows.",
+                    pytrace=False,
+                )
+    return decisions
 
 
-def _covers_uploads(statement: dict[str, Any]) -> bool:
-    actions = {str(a).lower() for a in as_list(statement.get("Action"))}
-    return bool(actions & {"s3:putobject", "s3:*", "*"}) and (
-        f"arn:aws:s3:::{BUCKET}/*" in as_list(statement.get("Resource"))
-    )
-
-
-def test_bucket_policy_denies_unencrypted_uploads(hardened: Hardened) -> None:
-    policy = _bucket_policy(hardened)
-    for statement, values in _upload_denies(policy, "s3:x-amz-server-side-encryption"):
-        if "aws:kms" not in as_list(values):
-            continue
-        assert _everyone(statement), f"The upload Deny {statement} must apply to Principal '*'."
-        assert _covers_uploads(statement), (
-            f"The encryption Deny {statement} must cover s3:PutObject on the objects, "
-            f"arn:aws:s3:::{BUCKET}/*."
+def _check_upload_denied(h: Hardened, headers: dict[str, str], mistake: str) -> None:
+    for who, decision in _upload_decisions(h, headers):
+        assert decision == EXPLICIT_DENY, (
+            f"An upload with {headers} by {who} gets '{decision}' from your bucket policy; "
+            f"it must be an explicit deny. {mistake} The policy: {json.dumps(_bucket_policy(h))}"
         )
-        return
-    pytest.fail(
-        f"The bucket policy {json.dumps(policy)} has no Deny of s3:PutObject with Condition "
-        '{"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}}. It is '
-        "what refuses an upload that asks for AES256 (an upload that asks for nothing gets "
-        "the bucket default, your key).",
-        pytrace=False,
+
+
+def test_encryption_deny_that_accepts_sse_s3_is_rejected(hardened: Hardened) -> None:
+    _check_upload_denied(
+        hardened,
+        {ALGORITHM: "AES256"},
+        "SSE-S3 (AES256) encrypts under a key S3 holds, which nobody can restrict or audit: "
+        "anyone with s3:GetObject reads the data. Only aws:kms may pass the algorithm check.",
     )
 
 
-def test_kms_key_not_pinned_is_rejected(hardened: Hardened) -> None:
-    policy = _bucket_policy(hardened)
-    pins = _upload_denies(policy, "s3:x-amz-server-side-encryption-aws-kms-key-id")
-    assert pins, (
-        f"The bucket policy {json.dumps(policy)} requires aws:kms but not your key: anyone "
-        "may upload under a KMS key of their own (one you cannot read, or one they can "
-        "delete, which makes your data unreadable). Add a Deny of s3:PutObject with "
-        '{"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": '
-        "<your key ARN>}}."
+def test_condition_keys_anded_in_one_block_is_rejected(hardened: Hardened) -> None:
+    _check_upload_denied(
+        hardened,
+        {ALGORITHM: "aws:kms", KEY_ID: OTHER_KEY},
+        "The upload asks for KMS, under someone else's key: one you cannot use, or one they "
+        "can delete, which makes your data unreadable. Keys under one condition operator "
+        "(and operators in one Condition block) are ANDed, so a single Deny that tests the "
+        "algorithm and the key id fires only when both are wrong; each mistake needs a Deny "
+        "of its own.",
     )
-    for statement, values in pins:
-        assert as_list(values) == [hardened.key_arn], (
-            f"The key-id Deny compares s3:x-amz-server-side-encryption-aws-kms-key-id with "
-            f"{values!r}; S3 puts the key ARN, {hardened.key_arn}, in that condition key, "
-            "so an alias or a bare key id never matches and every upload that names the key "
-            "would be denied. Use the ARN that create_bucket_key() returned."
-        )
-        assert _everyone(statement) and _covers_uploads(statement), (
-            f"The key-id Deny {statement} must apply to Principal '*' and cover "
-            f"s3:PutObject on arn:aws:s3:::{BUCKET}/*."
+
+
+def test_kms_upload_without_key_id_is_rejected(hardened: Hardened) -> None:
+    _check_upload_denied(
+        hardened,
+        {ALGORITHM: "aws:kms"},
+        "An upload that asks for aws:kms and names no key is encrypted under the AWS-managed "
+        "key aws/s3, not under the bucket default: a missing key id is not your key.",
+    )
+
+
+def test_upload_under_your_key_is_not_denied(hardened: Hardened) -> None:
+    headers = {ALGORITHM: "aws:kms", KEY_ID: hardened.key_arn}
+    for who, decision in _upload_decisions(hardened, headers):
+        assert decision != EXPLICIT_DENY, (
+            f"An upload with {headers} by {who} is denied by your bucket policy, but it is "
+            "exactly what the policy is for. S3 compares the key id condition with the key's "
+            "ARN, so an alias or a bare key id in the policy never matches: pin the ARN that "
+            "create_bucket_key() returned."
         )
 
 

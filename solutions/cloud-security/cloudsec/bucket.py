@@ -43,30 +43,38 @@ def bucket_policy(bucket: str, kms_key_arn: str) -> dict[str, Any]:
                 "Condition": {"Bool": {"aws:SecureTransport": "false"}},
             },
             # Since January 2023 S3 encrypts every new object, so "encrypted at all" is not
-            # the question: which key is. An upload that names no encryption gets the
-            # bucket default (our key); one that asks for another algorithm or another KMS
-            # key is refused. IfExists: a missing header is not a reason to deny.
+            # the question: which key is. The bucket policy is evaluated before default
+            # encryption, so an upload that names no encryption has neither header here;
+            # these two statements leave it alone and it gets the bucket default, our key.
+            # Keys in one Condition block are ANDed; each way to get the key wrong needs
+            # its own statement.
             {
-                "Sid": "DenyUploadsNotEncryptedWithKms",
+                "Sid": "DenyUploadsAskingForAnotherAlgorithm",
                 "Effect": "Deny",
                 "Principal": "*",
                 "Action": "s3:PutObject",
                 "Resource": f"{bucket_arn}/*",
+                # The header is there (Null false) and is not aws:kms: AES256, for one.
                 "Condition": {
-                    "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}
+                    "Null": {"s3:x-amz-server-side-encryption": "false"},
+                    "StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"},
                 },
             },
             {
-                "Sid": "DenyUploadsWithAnotherKmsKey",
+                "Sid": "DenyKmsUploadsUnderAnotherKey",
                 "Effect": "Deny",
                 "Principal": "*",
                 "Action": "s3:PutObject",
                 "Resource": f"{bucket_arn}/*",
-                # S3 compares the key ARN: an alias or a bare key id here never matches.
+                # aws:kms with another key, or with no key id at all (S3 then uses the
+                # AWS-managed aws/s3 key, not the bucket default). IfExists makes a missing
+                # key id count as "not our key". S3 compares the key ARN: an alias or a bare
+                # key id here never matches.
                 "Condition": {
+                    "StringEquals": {"s3:x-amz-server-side-encryption": "aws:kms"},
                     "StringNotEqualsIfExists": {
                         "s3:x-amz-server-side-encryption-aws-kms-key-id": kms_key_arn
-                    }
+                    },
                 },
             },
         ],

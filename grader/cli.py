@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from grader import api, batch, gradescope, mutants, report, roster, similarity
+from grader import api, batch, classroom50, gradescope, mutants, report, roster, similarity
 from grader.errors import GraderError, ManifestError
 from grader.hints import next_hints
 from grader.lab import Lab, find_lab, labs_dir, list_labs, load_lab, repo_root
@@ -68,6 +68,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     for fmt in ("json", "junit", "gradescope", "markdown"):
         grade.add_argument(f"--{fmt}", type=Path, metavar="PATH", help=f"write a {fmt} report")
+    grade.add_argument(
+        "--classroom50",
+        type=Path,
+        metavar="PATH",
+        help="write Classroom 50's result.json (classroom50/result/v1)",
+    )
     grade.add_argument("--show-output", action="store_true", help="print pytest's output")
 
     hint = verbs.add_parser("hint", help="a hint for a task; ask again for a bigger one")
@@ -210,6 +216,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     alike.add_argument("--json", type=Path, metavar="PATH", help="write the pairs as JSON")
 
+    c50 = verbs.add_parser(
+        "export-classroom50",
+        help="write a Classroom 50 autograder that grades with the course's pinned tests",
+    )
+    c50.add_argument("slug")
+    c50.add_argument("--course-repo", required=True, help="the course repository's address")
+    c50.add_argument("--ref", required=True, help="the course commit whose tests grade (40 hex)")
+    c50.add_argument(
+        "--out", type=Path, metavar="DIR", help="the bundle folder (default: autograders/<slug>)"
+    )
+
     export = verbs.add_parser("export-gradescope", help="write a Gradescope autograder zip")
     export.add_argument("slug")
     export.add_argument(
@@ -252,6 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "batch": _batch,
             "similarity": _similarity,
             "export-gradescope": _export_gradescope,
+            "export-classroom50": _export_classroom50,
         }[args.verb]
         if args.verb in ("grade", "hint", "watch") and not args.slug:
             return _which_lab(args.verb, out)
@@ -324,6 +342,8 @@ def _grade(args: argparse.Namespace, out: Console) -> int:
         named = [p for p in (args.submission, args.hidden_tests) if p is not None]
         refusal = report.ungraded_report(lab, str(exc), runner=args.runner, paths=named)
         report.write_reports(refusal, **outputs)
+        if args.classroom50 is not None:
+            classroom50.write_result(refusal, args.classroom50)
         # The message may name a learner's file: no markup, no escape sequences.
         Console(stderr=True, highlight=False).print(
             Text.assemble(("error:", "bold red"), " ", report.clean_text(str(exc))),
@@ -336,6 +356,8 @@ def _grade(args: argparse.Namespace, out: Console) -> int:
     if args.submission is None and args.hidden_tests is None:
         record_grade(result, repo_root(), tasks=tuple(args.task))  # progress: whole grades
     report.write_reports(result, **outputs)
+    if args.classroom50 is not None:
+        classroom50.write_result(result, args.classroom50)
     return result.exit_code
 
 
@@ -638,6 +660,20 @@ def _similarity(args: argparse.Namespace, out: Console) -> int:
             out.print(Text(where, style="bold"))
             out.print(Text(clean(mine.text)), soft_wrap=True)
     return 1
+
+
+def _export_classroom50(args: argparse.Namespace, out: Console) -> int:
+    lab = find_lab(args.slug)
+    dest = args.out or Path("autograders") / lab.slug
+    script = classroom50.export_bundle(lab, dest, course_repo=args.course_repo, ref=args.ref)
+    out.print(f"Wrote {script}.", markup=False)
+    out.print(
+        f"Put the folder in your classroom50 repository as CLASSROOM/autograders/{lab.slug}/ "
+        "(the assignment's slug): each submission is then graded with this course's tests "
+        f"at {args.ref[:12]}.",
+        markup=False,
+    )
+    return 0
 
 
 def _export_gradescope(args: argparse.Namespace, out: Console) -> int:

@@ -10,6 +10,73 @@ The statistical tests repeat an experiment many times with fixed seeds and accep
 band around the right answer: a correct solution that draws its randomness in another
 order passes, and the wrong ones miss by many standard errors. No test compares your
 numbers with ours to more digits than the sampling error allows.
+
+Each sentence of the starter's docstrings and of the lesson that states a requirement, and
+the tests that fail when that sentence alone is broken:
+
+example_losses
+- "-log(probability the model gave its *true* label)"
+    test_loss_is_of_the_true_label_not_the_predicted_class
+- "Clip each probability to at least 1e-12 first"
+    test_a_confident_mistake_has_a_large_finite_loss
+membership_advantage
+- "'member' when loss <= threshold" (lesson: "at or below")
+    test_member_means_a_loss_at_or_below_the_threshold
+    test_attack_finds_what_a_memorising_model_leaks (a high loss called member)
+- "Shuffle each group with rng.permutation"
+    test_the_split_is_the_seeded_shuffle (one seed replays, other seeds differ)
+    test_losses_that_arrive_sorted_are_shuffled_before_the_split
+- "split it into halves (the first len // 2 to choose with, the rest to score)" and
+  "measure TPR and FPR of that threshold on the scoring halves only"
+    test_threshold_is_not_tuned_on_the_losses_it_scores
+- "Choose the threshold, among the choosing halves' losses, that maximises TPR - FPR there"
+    test_member_means_a_loss_at_or_below_the_threshold (a grid's threshold is no loss)
+    test_attack_finds_what_a_memorising_model_leaks
+- "value ± 1.96 * sqrt(tpr*(1-tpr)/m + fpr*(1-fpr)/n), m and n the scored counts"
+    test_interval_is_not_narrower_than_the_sampling_error
+    test_interval_covers_the_true_advantage_of_the_chosen_threshold
+    test_interval_covers_no_leak_when_there_is_none
+- "clipped to [-1, 1]"
+    test_interval_is_clipped_to_minus_one_and_one
+- Advantage: "TPR - FPR on the scoring half" (value = tpr - fpr, with tpr and fpr)
+    test_member_means_a_loss_at_or_below_the_threshold
+clip_rows
+- "scaled down to L2 norm at most 1 (rows inside the ball are unchanged)"
+    test_clip_rows_leaves_short_rows_alone
+    test_rows_are_clipped_to_norm_one_before_training
+train_logistic
+- "mean log-loss + (l2 / 2) * ||w||^2"
+    test_l2_is_scaled_by_the_number_of_rows
+- "over clipped rows"
+    test_rows_are_clipped_to_norm_one_before_training
+- "no intercept"
+    test_there_is_no_unpenalised_intercept
+- "Raise ValueError if l2 is not positive"
+    test_train_logistic_refuses_a_non_positive_l2
+gaussian_sigma
+- "sensitivity * sqrt(2 ln(1.25 / delta)) / epsilon"
+    test_gaussian_sigma_is_not_the_laplace_scale
+- "proven for 0 < epsilon <= 1 only: raise ValueError outside that", "a delta outside (0, 1)"
+    test_gaussian_mechanism_refuses_what_it_cannot_prove
+- "for a sensitivity that is not positive"
+    test_gaussian_mechanism_refuses_a_non_positive_sensitivity
+train_dp_logistic
+- "train_logistic plus Gaussian noise" (centred on it), sensitivity 2/(n*l2) (lesson)
+    test_dp_noise_is_scaled_to_two_over_n_l2
+- "on each weight", "rng.normal(0.0, sigma, size=len(weights))"
+    test_each_weight_gets_its_own_noise_draw
+- drawn from the given rng, fresh on every call
+    test_dp_noise_comes_from_the_given_generator
+exposure
+- "log2(|R|) - log2(rank)", rank 1 for the lowest loss, in bits
+    test_exposure_is_log2_of_the_rank_from_the_lowest_loss
+- "a tie counts against the canary"
+    test_a_tie_is_no_evidence_of_memorisation
+canary_exposure
+- "Train with the canary inserted", "Score the canary and every candidate with canary_label"
+    test_canary_is_exposed_when_it_was_trained_on
+- "DP when epsilon is given"
+    test_dp_training_hides_the_canary
 """
 
 from __future__ import annotations
@@ -225,6 +292,111 @@ def test_interval_is_not_narrower_than_the_sampling_error(exponential_trials):
     )
 
 
+def _exponential_losses(seed, half=500):
+    draws = np.random.default_rng(seed)
+    return draws.exponential(0.5, half), draws.exponential(1.0, half)
+
+
+def test_the_split_is_the_seeded_shuffle(audit, rng_factory):
+    members, nonmembers = (_floats(v) for v in _exponential_losses(SEED + 4, 60))
+
+    def run(seed):
+        result = audit.membership_advantage(members, nonmembers, rng_factory(seed))
+        return result.value, result.threshold
+
+    first, again = run(SEED), run(SEED)
+    assert first == again, (
+        f"Two audits with generators seeded alike gave {first} and {again} (advantage, "
+        "threshold): shuffle with the rng you are given (rng.permutation), not numpy's "
+        "global state or a generator of your own, so an audit can be replayed from its seed."
+    )
+    others = {run(SEED + k) for k in range(1, 9)}
+    assert others != {first}, (
+        f"Nine differently seeded generators all gave {first} (advantage, threshold): the "
+        "split never used the rng. Shuffle each group with rng.permutation before taking the "
+        "first len // 2 to choose with; a split by position (first half, or every other loss) "
+        "inherits whatever order the losses came in."
+    )
+
+
+@pytest.fixture(scope="module")
+def sorted_trials(learner):
+    """100 attacks on Exp(2) member and Exp(1) non-member losses passed in ascending order,
+    as a table of losses often is: (low, high, the chosen threshold's true advantage)."""
+    arguments = []
+    for t in range(100):
+        members, nonmembers = _exponential_losses(SEED + 100 + t)
+        arguments.append([_floats(np.sort(members)), _floats(np.sort(nonmembers))])
+    return [
+        (low, high, math.exp(-t) - math.exp(-2 * t))
+        for _v, low, high, t in _run_trials(learner, arguments)
+    ]
+
+
+def test_losses_that_arrive_sorted_are_shuffled_before_the_split(sorted_trials):
+    covered = sum(low <= true <= high for low, high, true in sorted_trials) / len(sorted_trials)
+    assert covered >= 0.84, (
+        f"With the losses passed in ascending order, your 95% interval contained the true "
+        f"advantage of the threshold you chose in only {covered:.0%} of {len(sorted_trials)} "
+        "trials (about 95% expected, as for shuffled input). Splitting in the order the "
+        "losses came picks the threshold on the lowest losses and scores it on the highest: "
+        "shuffle each group with rng.permutation first."
+    )
+
+
+def test_member_means_a_loss_at_or_below_the_threshold(audit, rng_factory):
+    # Half the members share one loss, half a lower one; every non-member's is far above.
+    members = [0.01] * 5 + [0.37] * 5
+    nonmembers = [1.0 + 0.5 * k for k in range(10)]
+    got = audit.membership_advantage(members, nonmembers, rng_factory(SEED))
+    fields = {name: getattr(got, name) for name in ("value", "threshold", "tpr", "fpr")}
+    assert fields == {"value": 1.0, "threshold": 0.37, "tpr": 1.0, "fpr": 0.0}, (
+        f"membership_advantage({members}, {nonmembers}) returned {fields}; expected threshold "
+        "0.37 (the members' own loss, one of the choosing halves' losses), tpr 1, fpr 0 and "
+        "value = tpr - fpr = 1. 'Member' means loss <= threshold: with a strict <, a "
+        "threshold equal to the members' loss flags none of them. Choose among the losses "
+        "themselves, not a grid of thresholds between them."
+    )
+
+
+def test_interval_is_clipped_to_minus_one_and_one(learner):
+    # 19 members at loss 0 and one at 5: the threshold is 0, TPR on the scoring half is
+    # 0.9 or 1, and 0.9 + 1.96 * sqrt(0.09 / 10) is above 1.
+    arguments = [[[0.0] * 19 + [5.0], [3.0] * 20] for _ in range(20)]
+    audit = learner.module("privacy_lab.audit", timeout=60)
+    bridge = learner.module("privacy_bridge")
+    rng = learner.module("numpy.random").default_rng(SEED)
+    got = bridge.trials(audit.membership_advantage, arguments, ["low", "high"], rng=rng)
+    outside = [(low, high) for low, high in got if not -1.0 <= low <= high <= 1.0]
+    assert not outside, (
+        f"membership_advantage returned intervals {outside[:3]} for an advantage near 1: an "
+        "advantage TPR - FPR lies in [-1, 1], so clip the interval's ends to it."
+    )
+
+
+def test_clip_rows_leaves_short_rows_alone(audit):
+    got = audit.clip_rows([[3.0, 4.0], [0.3, 0.4], [0.0, 0.0]])
+    want = [[0.6, 0.8], [0.3, 0.4], [0.0, 0.0]]
+    assert np.allclose(np.asarray(got, dtype=float), want, atol=1e-12), (
+        f"clip_rows([[3, 4], [0.3, 0.4], [0, 0]]) returned {got}; expected {want}: a row "
+        "longer than 1 is scaled down to norm 1, a row inside the ball (a zero row too) is "
+        "left as it is. Divide by max(norm, 1), not by the norm."
+    )
+
+
+@pytest.mark.parametrize("l2", [0.0, -0.05])
+def test_train_logistic_refuses_a_non_positive_l2(audit, learner, l2):
+    x, y = _population(SEED + 13, 50, spread=0.3, base_rate=0.0)
+    with learner.raises("ValueError"):
+        audit.train_logistic(x.tolist(), y.tolist(), l2=l2)
+
+
+@pytest.mark.parametrize("sensitivity", [0.0, -1.0])
+def test_gaussian_mechanism_refuses_a_non_positive_sensitivity(audit, learner, sensitivity):
+    with learner.raises("ValueError"):
+        audit.gaussian_sigma(sensitivity, 0.5, 1e-5)
+
+
 # --------------------------------------------------------------------------- training
 
 
@@ -315,27 +487,39 @@ def test_gaussian_mechanism_refuses_what_it_cannot_prove(audit, learner, epsilon
         audit.gaussian_sigma(1.0, epsilon, delta)
 
 
-def test_dp_noise_is_scaled_to_two_over_n_l2(audit, bridge, rng_factory):
+DP_RUNS = 60
+
+
+@pytest.fixture(scope="module")
+def dp_runs(learner):
+    """60 runs of train_dp_logistic(n=1000, l2=0.05, epsilon=1, delta=1e-5) from one
+    generator, as a (60, D) array; with the data, the l2 and the sigma they must show."""
     x, y = _population(SEED + 9, 1000, spread=0.5, base_rate=0.0)
-    l2, epsilon, delta, runs = 0.05, 1.0, 1e-5, 60
+    l2, epsilon, delta = 0.05, 1.0, 1e-5
+    bridge = learner.module("privacy_bridge")
     runs_w = bridge.repeat(
-        runs,
-        audit.train_dp_logistic,
+        DP_RUNS,
+        learner.module("privacy_lab.audit", timeout=60).train_dp_logistic,
         x.tolist(),
         y.tolist(),
         l2=l2,
         epsilon=epsilon,
         delta=delta,
-        rng=rng_factory(SEED),
+        rng=learner.module("numpy.random").default_rng(SEED),
     )
     weights = np.asarray(runs_w, dtype=float)
-    assert weights.shape == (runs, D), f"train_dp_logistic returned {runs_w[0]!r}"
-    sigma = _sigma(2.0 / (len(x) * l2), epsilon, delta)
+    assert weights.shape == (DP_RUNS, D), f"train_dp_logistic returned {runs_w[0]!r}"
+    return weights, (x, y, l2), _sigma(2.0 / (len(x) * l2), epsilon, delta)
+
+
+def test_dp_noise_is_scaled_to_two_over_n_l2(dp_runs):
+    weights, (x, y, l2), sigma = dp_runs
+    runs = len(weights)
     spread = float(np.std(weights - weights.mean(axis=0), ddof=1) * math.sqrt(runs / (runs - 1)))
     # 60 runs x 8 weights: the sample sd is within 4 standard errors (13%) of sigma.
     assert 0.87 <= spread / sigma <= 1.13, (
-        f"Over {runs} runs of train_dp_logistic(n=1000, l2={l2}, epsilon={epsilon}, "
-        f"delta={delta}) the weights' noise had sd {spread:.4f}; Gaussian noise of sigma = "
+        f"Over {runs} runs of train_dp_logistic(n=1000, l2={l2}, epsilon=1.0, "
+        f"delta=1e-05) the weights' noise had sd {spread:.4f}; Gaussian noise of sigma = "
         f"gaussian_sigma(2/(n*l2), epsilon, delta) = {sigma:.4f} was expected. Replacing one "
         "row moves the minimiser by at most 2/(n*l2) (the loss is 1-Lipschitz on rows of norm "
         "1, and the penalty makes it l2-strongly convex)."
@@ -345,6 +529,22 @@ def test_dp_noise_is_scaled_to_two_over_n_l2(audit, bridge, rng_factory):
     assert drift <= 5 * sigma / math.sqrt(runs) + 0.005, (
         f"The DP weights average {drift:.4f} away from train_logistic's: the noise must be "
         "added to the non-private minimiser, centred on zero."
+    )
+
+
+def test_each_weight_gets_its_own_noise_draw(dp_runs):
+    weights, _, sigma = dp_runs
+    noise = weights - weights.mean(axis=0)
+    # Within one run, independent draws differ from weight to weight by about sigma; one
+    # draw shared by every weight moves them all together, and they differ by nothing.
+    within = float(np.mean(np.std(noise, axis=1, ddof=1)))
+    assert within >= 0.5 * sigma, (
+        f"Within one run of train_dp_logistic the {D} weights' noise differed by {within:.4f} "
+        f"on average, where independent draws of sigma {sigma:.4f} differ by about sigma: "
+        "every weight moved by the same amount. One draw added to every weight (or a draw of "
+        "size 1 that numpy broadcasts) leaves the differences between weights, and so what "
+        "the model ranks, exactly as the private data made them. Draw one value per weight: "
+        "rng.normal(0.0, sigma, size=len(weights))."
     )
 
 

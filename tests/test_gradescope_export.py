@@ -605,6 +605,8 @@ def test_workflow_grades_only_the_labs_the_push_touched_and_fails_by_exit_code(
     assert proc.returncode == 1, proc.stdout + proc.stderr  # the partial calc fails a task
     partial = json.loads((GOLDEN / "partial.json").read_text())
     assert f"### calc: {partial['score']}/{partial['max_score']}" in summary.read_text()
+    # A learner's own run of the learner's own tests is feedback, and says so.
+    assert "Feedback, not a grade" in summary.read_text()
 
     shutil.copyfile(FIXTURE_SOLUTIONS / "calc" / "fx" / "calc.py", repo / "labs/calc/fx/calc.py")
     proc, _, summary = run_step(steps["Grade"]["run"], repo, tmp_path, env)

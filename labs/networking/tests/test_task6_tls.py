@@ -461,7 +461,9 @@ class _TlsHandler(BaseHTTPRequestHandler):
             self.server.requests += 1
         self.server.answer.wait(self.server.hold_s)  # 0 unless a test holds the answer back
         body = b'{"predictions": [0.5], "model_version": "1"}'
-        self.send_response(200)
+        if self.server.status != 200:
+            body = b'{"detail": "overloaded"}'
+        self.send_response(self.server.status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -489,6 +491,7 @@ class TlsHttpServer(ThreadingHTTPServer):
         self.requests = 0
         self.hold_s = 0.0
         self.answer = threading.Event()
+        self.status = 200
         self.url = f"https://127.0.0.1:{self.server_address[1]}"
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -779,4 +782,17 @@ def test_secure_rest_client_ignoring_its_timeout_is_rejected(
         f"SecureRestClient(timeout_s=0.3).predict() against a server that answers after 3 s "
         f"ended with {outcome}; expected a timeout error. Give the httpx.Client "
         "timeout=timeout_s: its default is 5 s, whatever the caller asked for."
+    )
+
+
+def test_secure_rest_client_hiding_an_http_error_is_rejected(
+    pki: Pki, secure: Any, client_dir: dict[str, str], https_server: Any
+) -> None:
+    server = https_server(pki.server, client_ca=pki.ca)
+    server.status = 503
+    outcome = _rest_outcome(secure, client_dir, server)
+    assert server.requests == 1 and outcome != "OK", (
+        f"predict() against a server that answered 503 ended with {outcome}; expected an "
+        "error (raise_for_status). A failed call that returns a value is a wrong answer "
+        "downstream, not an outage anyone sees."
     )

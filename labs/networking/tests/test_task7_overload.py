@@ -370,6 +370,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         status, retry_after = self.server.next()
+        self.server.answer.wait(self.server.hold_s)  # 0 unless a test holds answers back
         if status == 0:  # hang up without an answer, as a crashed or resetting server does
             self.close_connection = True
             return
@@ -397,6 +398,8 @@ class Scripted(ThreadingHTTPServer):
         self.script = list(script)
         self.requests = 0
         self.lock = threading.Lock()
+        self.hold_s = 0.0
+        self.answer = threading.Event()
         self.url = f"http://127.0.0.1:{self.server_address[1]}"
 
     def next(self) -> tuple[int, str | None]:
@@ -418,6 +421,7 @@ def scripted() -> Iterator[Callable[..., Scripted]]:
 
     yield make
     for server, thread in made:
+        server.answer.set()
         server.shutdown()
         server.server_close()
         thread.join()
@@ -442,8 +446,9 @@ def test_retry_after_parsed_wrong_is_rejected(overload: Any) -> None:
     assert got == cases, f"retry_after_s gave {got}; expected {cases}."
 
 
-def test_client_ignoring_retry_after_is_rejected(overload: Any, scripted: Any) -> None:
-    server = scripted((429, str(RETRY_AFTER_S)), (200, None))
+@pytest.mark.parametrize("status", [429, 503])
+def test_client_ignoring_retry_after_is_rejected(overload: Any, scripted: Any, status: int) -> None:
+    server = scripted((status, str(RETRY_AFTER_S)), (200, None))
     fake = FakeTime()
     client = _client(overload, server, fake, budget_s=5.0)
     try:
@@ -451,7 +456,7 @@ def test_client_ignoring_retry_after_is_rejected(overload: Any, scripted: Any) -
     finally:
         client.close()
     assert outcome == "[0.5]" and fake.sleeps == [RETRY_AFTER_S], (
-        f"Against 429 (Retry-After: {RETRY_AFTER_S}) then 200, predict() ended with "
+        f"Against {status} (Retry-After: {RETRY_AFTER_S}) then 200, predict() ended with "
         f"{outcome} after sleeping {fake.sleeps}; expected [0.5] after sleeping exactly "
         f"[{RETRY_AFTER_S}]. The server said when it can take the request: sooner is "
         "refused again, and a backoff guess is not what it asked for."
@@ -580,4 +585,40 @@ def test_client_keeping_transport_errors_from_the_breaker_is_rejected(
     )
     assert all(o not in ("CircuitOpenError", "[0.5]") for o in outcomes[:6]), (
         f"The first 6 calls ended {outcomes[:6]}; expected each to raise the transport error."
+    )
+
+
+def test_client_budget_timed_by_the_wall_clock_is_rejected(overload: Any, scripted: Any) -> None:
+    # After the first wait of 2 s (on the injected clock), a second wait of 2 s would end at
+    # 4 s: past the budget of 3 s. Only the injected clock knows the first 2 s went by.
+    server = scripted((429, "2"), (429, "2"), (200, None))
+    fake = FakeTime()
+    client = _client(overload, server, fake, budget_s=3.0, max_attempts=5)
+    try:
+        outcome = _outcome(lambda: client.predict([ROW]))
+    finally:
+        client.close()
+    assert fake.sleeps == [2.0] and outcome != "[0.5]" and server.requests == 2, (
+        f"Against 429 (Retry-After: 2) twice, then 200, with budget_s=3, predict() slept "
+        f"{fake.sleeps} and ended with {outcome} after {server.requests} requests; expected "
+        "one sleep of 2 s, then an error: 2 s spent plus 2 s more is past the budget. Time "
+        "the budget with the injected clock, which is the one the injected sleep moves."
+    )
+
+
+def test_client_without_a_timeout_is_rejected(overload: Any, scripted: Any) -> None:
+    # The server holds its answer for 3 s (real time); the client was given 0.3 s.
+    server = scripted((200, None))
+    server.hold_s = 3.0
+    fake = FakeTime()
+    client = _client(overload, server, fake, timeout_s=0.3)
+    try:
+        outcome = _outcome(lambda: client.predict([ROW]))
+    finally:
+        server.answer.set()
+        client.close()
+    assert outcome != "[0.5]" and server.requests == 1, (
+        f"OverloadClient(timeout_s=0.3).predict() against a server that answers after 3 s "
+        f"ended with {outcome}; expected a timeout error. Give the httpx.Client "
+        "timeout=timeout_s: its default is 5 s, whatever the caller asked for."
     )

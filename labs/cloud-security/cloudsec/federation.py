@@ -37,10 +37,11 @@ def bucket_key_policy(
     1. the account root (``arn:aws:iam::<account_id>:root``) may do ``kms:*``, so that the
        account can never be locked out of its own key;
     2. ``admin_role_arn`` may manage the key (``kms:CreateAlias``, ``kms:Describe*``,
-       ``kms:Enable*``, ``kms:List*``, ``kms:Put*``, ``kms:Update*``, ``kms:Revoke*``,
+       ``kms:Enable*``, ``kms:List*``, ``kms:Update*``, ``kms:Revoke*``,
        ``kms:Disable*``, ``kms:Get*``, ``kms:Delete*``, ``kms:TagResource``,
        ``kms:UntagResource``, ``kms:ScheduleKeyDeletion``, ``kms:CancelKeyDeletion``,
-       ``kms:RotateKeyOnDemand``) but not use it;
+       ``kms:RotateKeyOnDemand``) but not use it, and not rewrite the key policy
+       (no ``kms:PutKeyPolicy``: with it an admin could grant itself use);
     3. ``user_role_arns`` may use it (``kms:Encrypt``, ``kms:Decrypt``, ``kms:ReEncrypt*``,
        ``kms:GenerateDataKey*``, ``kms:DescribeKey``) but not manage it, and only when
        ``kms:ViaService`` is ``s3.<region>.amazonaws.com`` and the encryption context
@@ -52,7 +53,11 @@ def bucket_key_policy(
 
 
 def github_actions_trust_policy(
-    account_id: str, repository: str, environment: str
+    account_id: str,
+    repository: str,
+    environment: str,
+    owner_id: int | None = None,
+    repository_id: int | None = None,
 ) -> dict[str, Any]:
     """The trust policy of the role that ``repository``'s deploy job (GitHub environment
     ``environment``) assumes with its OIDC token.
@@ -62,7 +67,10 @@ def github_actions_trust_policy(
     - ``Action``: ``sts:AssumeRoleWithWebIdentity``;
     - ``Condition``: the token's ``token.actions.githubusercontent.com:aud`` is
       ``sts.amazonaws.com``, and its ``token.actions.githubusercontent.com:sub`` is exactly
-      ``repo:<repository>:environment:<environment>``.
+      the deploy job's subject: ``repo:<owner>/<repo>:environment:<environment>``, or,
+      when ``owner_id`` and ``repository_id`` are given (a repository that uses GitHub's
+      immutable subject claims), ``repo:<owner>@<owner_id>/<repo>@<repository_id>:
+      environment:<environment>`` (no space), which a recycled name can never match.
     """
     # TODO(student): one statement; pin both claims, with no wildcard in sub.
     raise NotImplementedError("TODO(student): write the GitHub Actions OIDC trust policy")

@@ -38,6 +38,7 @@ PROVIDER = f"arn:aws:iam::{ACCOUNT}:oidc-provider/{GITHUB}"
 SOURCE = f"arn:aws:s3:::{BUCKET}"
 PARTNER = "999988887777"
 EXTERNAL_ID = "acme-7f3c1e"
+OWNER_ID, REPOSITORY_ID = 1029384, 56473829  # acme's and churn-model's immutable IDs
 
 # The same documents for other arguments: nothing may be hard-coded.
 OTHER = {
@@ -48,6 +49,8 @@ OTHER = {
     "environment": "prod-eu",
     "partner": "111122223333",
     "external_id": "team-b-42",
+    "owner_id": "5544123",
+    "repository_id": "821093847",
 }
 
 
@@ -57,11 +60,12 @@ class Documents:
     github: dict[str, Any]
     service: dict[str, Any]
     partner: dict[str, Any]
+    github_ids: dict[str, Any]  # the same repository, with its immutable owner and repo IDs
 
 
 def _build(learner: Any, a: dict[str, str]) -> Documents:
-    def call(name: str, *args: Any) -> dict[str, Any]:
-        document = learner_function(learner, "federation", name)(*args)
+    def call(name: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        document = learner_function(learner, "federation", name)(*args, **kwargs)
         assert isinstance(document, dict) and "Statement" in document, (
             f"{name}{args!r} returned {type(document).__name__} {str(document)[:80]}; "
             "expected a policy document, {'Version': '2012-10-17', 'Statement': [...]}."
@@ -86,6 +90,14 @@ def _build(learner: Any, a: dict[str, str]) -> Documents:
             "service_trust_policy", "s3.amazonaws.com", account, f"arn:aws:s3:::{a['bucket']}"
         ),
         partner=call("partner_trust_policy", a["partner"], a["external_id"]),
+        github_ids=call(
+            "github_actions_trust_policy",
+            account,
+            a["repository"],
+            a["environment"],
+            owner_id=int(a["owner_id"]),
+            repository_id=int(a["repository_id"]),
+        ),
     )
 
 
@@ -103,6 +115,8 @@ def stored(module_aws: Aws, learner: Any) -> Documents:
             "environment": ENVIRONMENT,
             "partner": PARTNER,
             "external_id": EXTERNAL_ID,
+            "owner_id": str(OWNER_ID),
+            "repository_id": str(REPOSITORY_ID),
         },
     )
     try:
@@ -118,6 +132,7 @@ def stored(module_aws: Aws, learner: Any) -> Documents:
             ("github", built.github),
             ("service", built.service),
             ("partner", built.partner),
+            ("github_ids", built.github_ids),
         ]:
             aws.iam.create_role(
                 RoleName=f"task6-{name}", AssumeRolePolicyDocument=json.dumps(document)
@@ -191,7 +206,6 @@ def _s3_use(principal: str, action: str, context_arn: str | None, via: str | Non
 
 VIA_S3 = f"s3.{REGION}.amazonaws.com"
 ADMIN_ACTIONS = [
-    "kms:PutKeyPolicy",
     "kms:EnableKeyRotation",
     "kms:RotateKeyOnDemand",
     "kms:DisableKey",
@@ -205,11 +219,15 @@ def test_key_policy_that_locks_out_the_account_root_is_rejected(
 ) -> None:
     _check(
         stored.key_policy,
-        [(f"the account root calling {a}", Request(("AWS", ROOT), a, KEY)) for a in ADMIN_ACTIONS],
+        [
+            (f"the account root calling {a}", Request(("AWS", ROOT), a, KEY))
+            for a in [*ADMIN_ACTIONS, "kms:PutKeyPolicy"]
+        ],
         True,
         "Without a statement for the account root, the key belongs to whoever the policy "
-        "names: delete or break the admin role and nobody, not even AWS, can manage the key "
-        "again (KMS refuses such a policy unless you bypass its lockout check).",
+        "names: delete or break the admin role and nobody in the account can manage the key "
+        "again; only AWS Support can help you regain access (KMS refuses such a policy "
+        "unless you bypass its lockout check).",
         "key policy",
     )
 
@@ -221,7 +239,7 @@ def test_key_administrators_who_cannot_manage_the_key_are_rejected(
         stored.key_policy,
         [(f"the admin role calling {a}", Request(("AWS", ADMIN), a, KEY)) for a in ADMIN_ACTIONS],
         True,
-        "The key administrators run the key's life: its policy, rotation, disabling it in an "
+        "The key administrators run the key's life: rotation, aliases, disabling it in an "
         "incident, its deletion.",
         "key policy",
     )
@@ -243,6 +261,26 @@ def test_key_administrators_who_can_use_the_key_are_rejected(
         "Key administrators manage the key and never use it: separate duties mean that no "
         "single role both controls the key and reads the data. Give them no kms:* and no "
         "Encrypt/Decrypt/GenerateDataKey.",
+        "key policy",
+    )
+
+
+def test_key_administrators_who_can_rewrite_the_key_policy_are_rejected(
+    stored: Documents, judge_checked: None
+) -> None:
+    _check(
+        stored.key_policy,
+        [
+            (
+                "the admin role calling kms:PutKeyPolicy",
+                Request(("AWS", ADMIN), "kms:PutKeyPolicy", KEY),
+            )
+        ],
+        False,
+        "An administrator who may call kms:PutKeyPolicy (kms:Put*) can rewrite the policy to "
+        "let itself decrypt: the separation of duties lasts one API call. Leave PutKeyPolicy "
+        "to the account (the root statement and IAM), guarded outside the key policy by an "
+        "SCP that denies it to all but a break-glass role and an alarm on every call.",
         "key policy",
     )
 
@@ -407,6 +445,37 @@ def test_github_trust_with_a_wildcard_sub_is_rejected(
     )
 
 
+def test_github_trust_pinned_by_name_when_ids_are_given_is_rejected(
+    stored: Documents, judge_checked: None
+) -> None:
+    owner, name = REPOSITORY.split("/")
+    immutable = f"repo:{owner}@{OWNER_ID}/{name}@{REPOSITORY_ID}:environment:{ENVIRONMENT}"
+    _check(
+        stored.github_ids,
+        [(f"the deploy job's token with the immutable sub {immutable}", _token(immutable))],
+        True,
+        "Given owner_id and repository_id, the repository's tokens carry the immutable "
+        "sub repo:<owner>@<owner_id>/<repo>@<repository_id>:environment:<env>: pin that.",
+        "GitHub Actions trust policy (with IDs)",
+    )
+    _check(
+        stored.github_ids,
+        [
+            (f"a token with sub {sub}", _token(sub))
+            for sub in [
+                f"repo:{REPOSITORY}:environment:{ENVIRONMENT}",
+                f"repo:{owner}@{OWNER_ID + 1}/{name}@{REPOSITORY_ID + 7}:environment:{ENVIRONMENT}",
+                f"repo:{owner}@{OWNER_ID}/{name}@{REPOSITORY_ID}:environment:staging",
+            ]
+        ],
+        False,
+        "A name can be recycled: when an owner or repository is deleted or renamed, someone "
+        "else can claim the name, and their tokens carry the same name-based sub. The IDs "
+        "are never reused, so a trust policy that pins them never trusts a stranger.",
+        "GitHub Actions trust policy (with IDs)",
+    )
+
+
 def test_github_trust_without_aud_is_rejected(stored: Documents, judge_checked: None) -> None:
     sub = f"repo:{REPOSITORY}:environment:{ENVIRONMENT}"
     _check(
@@ -539,6 +608,19 @@ def test_documents_that_ignore_their_arguments_are_rejected(learner: Any) -> Non
             "github_actions_trust_policy for another account, repository and environment",
         ),
         (
+            other.github_ids,
+            Request(
+                ("Federated", f"arn:aws:iam::{account}:oidc-provider/{GITHUB}"),
+                "sts:AssumeRoleWithWebIdentity",
+                context={
+                    f"{GITHUB}:sub": "repo:team-b@{owner_id}/fraud-model@{repository_id}"
+                    ":environment:{environment}".format(**OTHER),
+                    f"{GITHUB}:aud": "sts.amazonaws.com",
+                },
+            ),
+            "github_actions_trust_policy for another repository, with its owner and repository IDs",
+        ),
+        (
             other.service,
             Request(
                 ("Service", "s3.amazonaws.com"),
@@ -563,5 +645,5 @@ def test_documents_that_ignore_their_arguments_are_rejected(learner: Any) -> Non
             f"and id from the arguments. The document: {json.dumps(policy)}"
         )
     text = json.dumps([other.key_policy, other.github, other.service, other.partner])
-    for stale in (ACCOUNT, BUCKET, REPOSITORY, PARTNER, EXTERNAL_ID):
+    for stale in (ACCOUNT, BUCKET, REPOSITORY, PARTNER, EXTERNAL_ID, str(REPOSITORY_ID)):
         assert stale not in text, f"The documents for other arguments still mention {stale!r}."

@@ -16,12 +16,15 @@ GITHUB_OIDC = "token.actions.githubusercontent.com"
 
 # Manage the key, never use it: an administrator who could also decrypt would hold both
 # locks. kms:RotateKeyOnDemand is here because new key material is an admin decision.
+# No kms:Put* (kms:PutKeyPolicy): with it an admin rewrites this policy to let itself
+# decrypt. Policy changes go through the account (statement 1 and IAM), behind a guardrail
+# outside this policy: an SCP that denies kms:PutKeyPolicy to all but a break-glass role,
+# and an alarm on every PutKeyPolicy in CloudTrail.
 KEY_ADMIN_ACTIONS = [
     "kms:CreateAlias",
     "kms:Describe*",
     "kms:Enable*",
     "kms:List*",
-    "kms:Put*",
     "kms:Update*",
     "kms:Revoke*",
     "kms:Disable*",
@@ -51,8 +54,9 @@ def bucket_key_policy(
         "Version": "2012-10-17",
         "Statement": [
             {
-                # Without this, deleting the admin role would leave a key nobody can
-                # manage: not even AWS support can give it back to the account.
+                # Without this, deleting the admin role would leave a key nobody in the
+                # account can manage; getting it back means a case with AWS Support. It
+                # also lets IAM policies grant access to the key.
                 "Sid": "AccountRootCanAlwaysManageTheKey",
                 "Effect": "Allow",
                 "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
@@ -91,8 +95,28 @@ def bucket_key_policy(
     }
 
 
+def _github_subject(
+    repository: str,
+    environment: str,
+    owner_id: int | None = None,
+    repository_id: int | None = None,
+) -> str:
+    """The ``sub`` claim of ``repository``'s deploy job in ``environment``: the name-based
+    form, or, given both IDs, the immutable form GitHub gives new repositories."""
+    if owner_id is None or repository_id is None:
+        return f"repo:{repository}:environment:{environment}"
+    owner, name = repository.split("/", 1)
+    # IDs are never reused: a deleted owner or repository whose name someone claims
+    # later gets new IDs, so its tokens never match.
+    return f"repo:{owner}@{owner_id}/{name}@{repository_id}:environment:{environment}"
+
+
 def github_actions_trust_policy(
-    account_id: str, repository: str, environment: str
+    account_id: str,
+    repository: str,
+    environment: str,
+    owner_id: int | None = None,
+    repository_id: int | None = None,
 ) -> dict[str, Any]:
     """The trust policy of the role a GitHub Actions deploy job assumes, with no stored key."""
     return {
@@ -111,7 +135,9 @@ def github_actions_trust_policy(
                         f"{GITHUB_OIDC}:aud": "sts.amazonaws.com",
                         # Exact: no wildcard, so no other repository, branch, pull
                         # request or environment gets in.
-                        f"{GITHUB_OIDC}:sub": f"repo:{repository}:environment:{environment}",
+                        f"{GITHUB_OIDC}:sub": _github_subject(
+                            repository, environment, owner_id, repository_id
+                        ),
                     }
                 },
             }

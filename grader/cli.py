@@ -189,6 +189,12 @@ def _parser() -> argparse.ArgumentParser:
     cohort.add_argument(
         "--hidden-tests", type=Path, metavar="DIR", help="instructor-only tests added to the suite"
     )
+    cohort.add_argument(
+        "--trust-submissions",
+        action="store_true",
+        help="allow the local runner, which has no sandbox between learners: only for "
+        "submissions you trust (your own test folders)",
+    )
     _runner_option(cohort)
 
     alike = verbs.add_parser(
@@ -564,6 +570,15 @@ def _batch(args: argparse.Namespace, out: Console) -> int:
     if late.grades_late_work and deadline is None:
         raise GraderError(f"--late {args.late} needs a --deadline to be late for.")
     runner = select_runner(args.runner)
+    if runner.name == "local" and not args.trust_submissions:
+        raise GraderError(
+            "A cohort is not graded with the local runner: it runs every learner's code on "
+            "this machine with no sandbox between learners, so one learner's leftover "
+            "process can change another's grade. Grade it with --runner docker (a container "
+            "per learner; README, 'Running the Docker engine'), or on Gradescope or Classroom "
+            "50, where each submission has a machine of its own. Only for submissions you "
+            "trust (your own test folders), add --trust-submissions."
+        )
     err = Console(stderr=True, highlight=False)
     checkouts = None
     policy = ""

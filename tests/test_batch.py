@@ -477,7 +477,18 @@ def test_batch_cli_grades_a_cohort_and_exits_1_when_a_submission_could_not_be_gr
 ) -> None:
     subs = make_cohort(tmp_path, {"alice": FIXTURE_SOLUTIONS / "calc", "dave": "escaping"})
     out = tmp_path / "out"
-    proc = run_cli("batch", "calc", str(subs), "--runner", "local", "-j", "2", "--out", str(out))
+    proc = run_cli(
+        "batch",
+        "calc",
+        str(subs),
+        "--runner",
+        "local",
+        "--trust-submissions",
+        "-j",
+        "2",
+        "--out",
+        str(out),
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "1 pass, 0 fail, 1 error, 0 timeout" in proc.stdout
     assert "dave: fx/calc.py is a symlink" in proc.stdout
@@ -486,7 +497,9 @@ def test_batch_cli_grades_a_cohort_and_exits_1_when_a_submission_could_not_be_gr
 
     shutil.rmtree(subs / "dave")
     (out / "reports" / "dave.json").unlink()
-    proc = run_cli("batch", "calc", str(subs), "--runner", "local", "--out", str(out))
+    proc = run_cli(
+        "batch", "calc", str(subs), "--runner", "local", "--trust-submissions", "--out", str(out)
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "0 graded now, 1 from earlier reports" in proc.stdout
 
@@ -518,7 +531,7 @@ def test_bad_batch_input_is_one_sentence_and_exit_2(tmp_path: Path, case: str, p
         "hidden": ["calc", str(subs), "--out", str(out), "--hidden-tests", str(tmp_path / "no")],
         "jobs": ["calc", str(subs), "--out", str(out), "-j", "0"],
     }[case]
-    assert_clean_error(run_cli("batch", *args, "--runner", "local"), phrase)
+    assert_clean_error(run_cli("batch", *args, "--runner", "local", "--trust-submissions"), phrase)
     assert not (out / "reports").exists(), "nothing is graded or written on bad input"
 
 
@@ -555,7 +568,7 @@ def test_hidden_tests_count_in_reports_without_leaking_code_or_messages(
     subs = make_cohort(tmp_path, {"bob": SUBMISSIONS / "calc-partial"})
     out = tmp_path / "out"
     proc = run_cli(
-        "batch", "calc", str(subs), "--runner", "local", "--out", str(out),
+        "batch", "calc", str(subs), "--runner", "local", "--trust-submissions", "--out", str(out),
         "--hidden-tests", str(hidden_tests),
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr

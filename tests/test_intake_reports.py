@@ -236,7 +236,9 @@ def test_a_symlinked_learner_with_an_earlier_passing_report_is_refused_again(
 def test_batch_cli_names_the_symlinked_learner_and_why(tmp_path: Path) -> None:
     subs = symlinked_cohort(tmp_path)
     out = tmp_path / "out"
-    proc = run_cli("batch", "calc", str(subs), "--runner", "local", "--out", str(out))
+    proc = run_cli(
+        "batch", "calc", str(subs), "--runner", "local", "--trust-submissions", "--out", str(out)
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "1 pass, 0 fail, 1 error, 0 timeout" in proc.stdout
     assert "bob: This learner's folder is a symlink" in proc.stdout

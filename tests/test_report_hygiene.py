@@ -327,7 +327,9 @@ def test_batch_terminal_gradebook_and_reports_of_a_hostile_learner_folder(
     outside.write_text("def add(a, b):\n    return a + b\n")
     os.symlink(outside, subs / hostile / "fx" / "calc.py")  # refused: an error row
     out = tmp_path / "out"
-    proc = run_cli("batch", "calc", str(subs), "--runner", "local", "--out", str(out))
+    proc = run_cli(
+        "batch", "calc", str(subs), "--runner", "local", "--trust-submissions", "--out", str(out)
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "  eve5n: " in proc.stdout
     for text in (

@@ -76,7 +76,9 @@ def gradebook(out: Path) -> dict[str, dict[str, str]]:
 
 
 def batch(*args: str) -> subprocess.CompletedProcess[str]:
-    return run_cli("batch", "calc", *args, "--runner", "local", "-j", "2", root=FIXTURES)
+    return run_cli(
+        "batch", "calc", *args, "--runner", "local", "--trust-submissions", "-j", "2", root=FIXTURES
+    )
 
 
 @pytest.fixture
@@ -251,3 +253,15 @@ def test_deadlines_and_late_policies_are_checked_before_anything_runs(tmp_path: 
     assert proc.returncode == 2 and "need --roster" in proc.stderr
     proc = batch()
     assert proc.returncode == 2 and "not both and not neither" in proc.stderr
+
+
+def test_a_cohort_is_not_graded_without_a_sandbox_between_learners(tmp_path: Path) -> None:
+    """Every learner's code would run as the grader's user: one learner's daemon could
+    end another's workers or write their results."""
+    subs = tmp_path / "subs"
+    shutil.copytree(FIXTURE_SOLUTIONS / "calc", subs / "ann")
+    proc = run_cli("batch", "calc", str(subs), "--runner", "local", root=FIXTURES)
+    assert proc.returncode == 2
+    for phrase in ("not graded with the local runner", "--runner docker", "--trust-submissions"):
+        assert phrase in proc.stderr
+    assert not (tmp_path / ".grades").exists()

@@ -5,7 +5,7 @@ Build the detector in two layers:
 1. Regular expressions find *candidates*: anything shaped like an email, a phone number,
    an SSN, a card number, an IBAN or an IPv4 address.
 2. Validators throw away candidates that cannot be real: a card number must pass Luhn
-   (and start with a known issuer prefix), an SSN must follow the allocation rules, an
+   (and start with a known issuer prefix), an SSN must pass the rules Presidio applies, an
    IBAN must pass mod-97, a US phone number's area code cannot start with 0 or 1.
 
 The regexes give you recall; the validators give you precision. The tests grade both on
@@ -67,11 +67,14 @@ def luhn_valid(number: str) -> bool:
 
 
 def ssn_valid(ssn: str) -> bool:
-    """True if ``ssn`` is ``AAA-GG-SSSS`` (or ``AAA GG SSSS``) and could have been issued.
+    """True if ``ssn`` could be a real US taxpayer number: nine digits, bare
+    (``536228471``) or grouped 3-2-4 with one delimiter (``536-22-8471``, ``536 22 8471``,
+    ``536.22.8471``).
 
-    Never issued: area 000, 666 or 900-999; group 00; serial 0000. Also reject mixed
-    delimiters (``123-45 6789``), one digit repeated nine times, and published sample
-    numbers such as 078-05-1120 (it came printed in Woolworth wallets in 1938).
+    Reject: area 000 or 666; group 00; serial 0000; mixed delimiters (``123-45 6789``); one
+    digit repeated nine times; published sample numbers such as 078-05-1120 (it came
+    printed in Woolworth wallets in 1938), 219-09-9999, 123-45-6789 and any 987-65-432x.
+    Keep area 900-999: it is never an SSN, but it is an ITIN, which is just as personal.
     """
     # TODO(student): match the shape, then apply the rules above.
     raise NotImplementedError("TODO(student): implement ssn_valid (the SSN allocation rules)")
@@ -97,7 +100,9 @@ def find_pii(text: str) -> list[Span]:
     - PHONE: US numbers with separators, ``(415) 555-2671``, ``415-555-2671``,
       ``415.555.2671``, ``1-415-555-2671``, ``+1 415 555 2671``; international numbers
       always with their ``+``: ``+44 20 7946 0958``, ``+81 3-1234-5678``
-    - SSN: ``536-22-8471`` or ``536 22 8471``, valid by ``ssn_valid``
+    - SSN: ``536-22-8471``, ``536 22 8471``, ``536.22.8471`` or nine bare digits
+      ``536228471`` (never part of a longer number), valid by ``ssn_valid``; ITINs
+      (area 9xx) are found as SSN too
     - CREDIT_CARD: 13-19 digits, contiguous or in groups of four (Amex: 4-6-5), valid by
       ``luhn_valid`` and starting with an issuer prefix (Visa 4, Mastercard 51-55 and
       2221-2720, Amex 34/37, Discover 6011/644-649/65)

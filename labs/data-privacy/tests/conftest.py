@@ -164,13 +164,20 @@ def _phone(r: random.Random) -> str:
 
 
 def _ssn(r: random.Random) -> str:
+    """An SSN, or one time in eight an ITIN (area 9xx): a scrubber must catch both."""
     while True:
-        area = r.randint(1, 899)
-        if area == 666:
-            continue
-        digits = f"{area:03d}{r.randint(1, 99):02d}{r.randint(1, 9999):04d}"
-        if len(set(digits)) > 1 and digits not in {"078051120", "219099999", "123456789"}:
-            sep = r.choice(["-", "-", " "])
+        if r.random() < 0.125:
+            group = r.choice([*range(50, 66), *range(70, 89), 90, 91, 92, *range(94, 100)])
+            digits = f"{r.randint(900, 999)}{group:02d}{r.randint(1, 9999):04d}"
+        else:
+            area = r.randint(1, 899)
+            if area == 666:
+                continue
+            digits = f"{area:03d}{r.randint(1, 99):02d}{r.randint(1, 9999):04d}"
+        if len(set(digits)) > 1 and not digits.startswith(
+            ("078051120", "219099999", "123456789", "98765432")
+        ):
+            sep = r.choice(["-", "-", " ", ".", ""])
             return f"{digits[:3]}{sep}{digits[3:5]}{sep}{digits[5:]}"
 
 
@@ -271,7 +278,7 @@ def _generated_negatives() -> list[Labelled]:
     invalid_ssns = [
         lambda: f"000-{r.randint(1, 99):02d}-{r.randint(1, 9999):04d}",
         lambda: f"666-{r.randint(1, 99):02d}-{r.randint(1, 9999):04d}",
-        lambda: f"{r.randint(900, 999)}-{r.randint(1, 99):02d}-{r.randint(1, 9999):04d}",
+        lambda: f"{r.randint(1, 665):03d}{r.randint(1, 99):02d}0000",
         lambda: f"{r.randint(1, 665):03d}-00-{r.randint(1, 9999):04d}",
         lambda: f"{r.randint(1, 665):03d}-{r.randint(1, 99):02d}-0000",
     ]

@@ -64,18 +64,80 @@ def test_card_networks_beyond_visa_and_mastercard_are_found(scrubber, network, n
     [
         ("000-12-3456", "area 000 is never issued"),
         ("666-12-3456", "area 666 is never issued"),
-        ("912-34-5678", "areas 900-999 are never issued (ITINs live there)"),
         ("123-00-4567", "group 00 is never issued"),
         ("123-45-0000", "serial 0000 is never issued"),
+        ("536-00-8471", "group 00 is never issued"),
+        ("536220000", "serial 0000 is never issued, bare digits too"),
+        ("000228471", "area 000 is never issued, bare digits too"),
         ("078-05-1120", "the Woolworth wallet sample, used by thousands of people"),
+        ("219-09-9999", "the sample printed in an SSA leaflet"),
+        ("123456789", "a sample number people type to get past a form"),
+        ("987-65-4320", "987-65-432x are sample numbers people type to get past a form"),
         ("536-22 8471", "mixed delimiters are not an SSN"),
+        ("536.22-8471", "mixed delimiters are not an SSN"),
         ("111-11-1111", "all the same digit"),
+        ("5362284710", "ten digits are not an SSN"),
+        ("536-228-471", "an SSN is grouped 3-2-4"),
     ],
 )
 def test_ssn_rules_reject_numbers_that_were_never_issued(scrubber, ssn, why):
     assert scrubber.ssn_valid("536-22-8471") is True, "ssn_valid('536-22-8471') should be True"
     assert scrubber.ssn_valid("536 22 8471") is True, "ssn_valid('536 22 8471') should be True"
     assert scrubber.ssn_valid(ssn) is False, f"ssn_valid({ssn!r}) returned True, but {why}"
+
+
+@pytest.mark.parametrize(
+    ("ssn", "shape"),
+    [
+        ("536.22.8471", "grouped with dots"),
+        ("536228471", "nine bare digits, as a form field or a database column holds them"),
+        ("912-70-1234", "an ITIN: area 9xx is never an SSN, but an ITIN is just as personal"),
+        ("900 93 1234", "an ATIN (area 9xx, group 93): a taxpayer number too"),
+    ],
+)
+def test_ssn_rules_keep_every_taxpayer_number_a_scrubber_must_catch(scrubber, ssn, shape):
+    assert scrubber.ssn_valid(ssn) is True, (
+        f"ssn_valid({ssn!r}) returned False, but it is {shape}. In a scrubber a miss is the "
+        "expensive error: a false alarm masks a harmless number, a miss leaks a person's. "
+        "Presidio rejects area 000 and 666, group 00, serial 0000, mixed delimiters, one "
+        "repeated digit and published samples, and nothing else."
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("ITIN 912-70-1234 on the W-7 form.", "912-70-1234"),
+        ("ssn=536228471;", "536228471"),
+        ("Tax id 950 81 4402 (ITIN)", "950 81 4402"),
+        ("SSN 536.22.8471 on file", "536.22.8471"),
+    ],
+)
+def test_itins_and_bare_ssns_are_scrubbed(scrubber, bridge, text, value):
+    found = [(k, text[a:b]) for k, a, b in bridge.spans_of(scrubber.find_pii, [text])[0]]
+    assert found == [("SSN", value)], (
+        f"find_pii({text!r}) returned {found}, expected [('SSN', {value!r})]. An ITIN (area "
+        "9xx) and an SSN typed without delimiters are taxpayer numbers all the same: a "
+        "scrubber that needs dashes, or rejects area 9xx as 'never issued', lets them through."
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Event ts=1650000000 logged",
+        "Card 4111111111111111 on file",
+        "Version 1.536.22.8471 shipped",
+        "Account 12536228471 closed",
+        "Parcel 536228471-7 delivered",
+    ],
+)
+def test_nine_digits_inside_a_longer_number_are_not_an_ssn(scrubber, bridge, text):
+    found = [(k, text[a:b]) for k, a, b in bridge.spans_of(scrubber.find_pii, [text])[0]]
+    assert not [f for f in found if f[0] == "SSN"], (
+        f"find_pii({text!r}) returned {found}: nine bare digits are an SSN only on their own, "
+        "not as a piece of a longer number (a timestamp, a card, a dotted version, an id)."
+    )
 
 
 def test_iban_check_is_mod_97(scrubber):

@@ -2,7 +2,7 @@
 
 Detectors are regular expressions that find *candidates*, followed by validators that
 throw away candidates which cannot be real: a card number must pass Luhn and start with a
-known issuer prefix, an SSN must follow the SSA's allocation rules, an IBAN must pass
+known issuer prefix, an SSN (or ITIN) must pass the rules Presidio applies, an IBAN must pass
 mod-97, a phone number must have a plausible number of digits. The regex gives recall;
 the validators give precision.
 """
@@ -65,25 +65,30 @@ def luhn_valid(number: str) -> bool:
     return total % 10 == 0
 
 
-# Numbers that were published and then used by thousands of people, so they identify
-# nobody (078-05-1120 came printed in Woolworth wallets in 1938).
-_SAMPLE_SSNS = frozenset({"078051120", "219099999", "457555462", "123456789"})
+# Published numbers that thousands of people copied, so they identify nobody: 078-05-1120
+# came printed in Woolworth wallets in 1938, 219-09-9999 in an SSA leaflet; 123-45-6789 and
+# 987-65-432x are what people type into a form to get past it. Presidio rejects the same.
+_SAMPLE_SSNS = ("078051120", "219099999", "123456789", "98765432")
 
 
 def ssn_valid(ssn: str) -> bool:
-    """True if ``ssn`` is ``AAA-GG-SSSS`` (or spaces, not mixed) and could have been issued."""
-    m = re.fullmatch(r"(\d{3})([- ])(\d{2})\2(\d{4})", ssn)
+    """True if ``ssn`` is nine digits, bare or 3-2-4 with one delimiter (``-``, space or
+    ``.``, never mixed), that could be a real taxpayer number.
+
+    Area 9xx is never an SSN, but it is an ITIN (or an ATIN), and those are as personal:
+    a scrubber keeps them, since a miss is the expensive error.
+    """
+    m = re.fullmatch(r"(\d{3})([-. ]?)(\d{2})\2(\d{4})", ssn)
     if not m:
         return False
     area, _, group, serial = m.groups()
     digits = area + group + serial
     return not (
         area in ("000", "666")
-        or area[0] == "9"  # 9xx is reserved for ITINs, never an SSN
         or group == "00"
         or serial == "0000"
         or len(set(digits)) == 1
-        or digits in _SAMPLE_SSNS
+        or digits.startswith(_SAMPLE_SSNS)
     )
 
 
@@ -114,7 +119,8 @@ _CARD = re.compile(
     r"|\d{4}([ -])\d{6}\2\d{4,5})"  # Amex 4-6-5 and Diners 4-6-4
     r"(?![\w-])"
 )
-_SSN = re.compile(r"(?<![\w-])\d{3}([- ])\d{2}\1\d{4}(?![\w-])")
+# Nine digits, bare or grouped 3-2-4 with one delimiter; not part of a longer number.
+_SSN = re.compile(r"(?<![\w.-])\d{3}([-. ]?)\d{2}\1\d{4}(?![\w-]|\.\d)")
 _IBAN = re.compile(
     r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])"
 )

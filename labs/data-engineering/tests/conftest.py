@@ -8,8 +8,12 @@ DataFrames there, and writes the DataFrames your code returns as Parquet, which 
 read back with their own DuckDB. Tables for Feast and Delta cross as Arrow IPC bytes.
 
 Every expected answer comes from DuckDB SQL over the raw file, written independently of
-the Spark code under test. The files both sides use live in a folder the worker made,
-which both users can reach; nothing is written into the lab folder.
+the Spark code under test. The tests' inputs for the worker live in a folder the tests
+made (the worker can read it, not change it); the worker writes its outputs in a folder it
+made. The tests read those outputs as plain data only (Parquet and Delta with DuckDB and
+deltalake, the online store with sqlite3) and only after ``plain_tree`` found nothing but
+folders and regular files in them: never a symlink the worker planted. Nothing is written
+into the lab folder.
 """
 
 from __future__ import annotations
@@ -18,7 +22,10 @@ import contextlib
 import functools
 import importlib
 import itertools
+import os
 import shutil
+import stat
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -84,6 +91,28 @@ def attempt(what: str, fn: Callable[[], Any]) -> Outcome:
         return Outcome(what, value=fn())
     except (Exception, pytest.fail.Exception) as exc:
         return Outcome(what, error=exc)
+
+
+def plain_tree(path: str | Path) -> Path:
+    """``path``, once nothing at or under it is a symlink or anything but a folder or file.
+
+    The worker writes its outputs in a folder it owns; a link there could point the tests
+    at one of their own files. (The worker could still swap a file after this check: it
+    narrows the window, and what the tests then read is parsed as plain data only.)
+    """
+    root = Path(path)
+    assert os.path.realpath(root) == os.path.abspath(root), (
+        f"{root} (or a folder above it) is a symbolic link; the tests read only folders and "
+        "regular files your code wrote."
+    )
+    for folder, dirs, files in os.walk(root):
+        for name in (*dirs, *files):
+            mode = os.lstat(os.path.join(folder, name)).st_mode
+            assert stat.S_ISDIR(mode) or stat.S_ISREG(mode), (
+                f"{os.path.join(folder, name)} is a symbolic link or a special file; the "
+                "tests read only folders and regular files your code wrote."
+            )
+    return root
 
 
 # -- the oracle -----------------------------------------------------------------------
@@ -177,7 +206,7 @@ class Oracle:
         )
 
     def features(self, source: str, target: str) -> None:
-        """Features by definition: the user's events in [t - 7 days, t)."""
+        """Features by definition: the user's events in [t - 7 days, t) ingested before t."""
         self.db.execute(
             f"""
             CREATE OR REPLACE TABLE {target} AS
@@ -189,6 +218,7 @@ class Oracle:
               ON p.user_id = e.user_id
              AND p.event_ts >= e.event_ts - INTERVAL {WEEK_S} SECOND
              AND p.event_ts < e.event_ts
+             AND p.ingest_ts < e.event_ts
             GROUP BY ALL
             """
         )
@@ -225,9 +255,11 @@ class Oracle:
 
     # -- what the learner wrote, read with DuckDB ---------------------------------------
 
+    plain = staticmethod(plain_tree)
+
     def written(self, path: str) -> str:
         """A DuckDB relation over the Parquet files Spark wrote in the folder ``path``."""
-        return f"read_parquet('{path}/*.parquet')"
+        return f"read_parquet('{plain_tree(path)}/*.parquet')"
 
     def read(self, path: str) -> pd.DataFrame:
         """What the learner's DataFrame held: timestamps as epoch µs, dates as text."""
@@ -250,6 +282,7 @@ class Lab:
     WEEK_S = WEEK_S
     SPARK_TIMEOUT_S = SPARK_TIMEOUT_S
     attempt = staticmethod(attempt)
+    plain = staticmethod(plain_tree)
 
     def __init__(self, learner: Any, shared: Path) -> None:
         self._learner = learner
@@ -286,16 +319,29 @@ class Lab:
 
 @pytest.fixture(scope="session")
 def shared(learner: Any) -> Iterator[Path]:
-    """A folder both the tests and the worker can read and write, made by the worker."""
+    """The worker's output folder: made by the worker, which writes under ``out/``."""
     bridge = learner.module("etl_bridge", timeout=SPARK_TIMEOUT_S)
     folder = str(bridge.shared_folder())
     root = Path(folder)
-    for name in ("in", "out"):
-        (root / name).mkdir()
-        (root / name).chmod(0o777)  # the worker's user writes its outputs under out/
+    (root / "out").mkdir()
+    (root / "out").chmod(0o777)  # the worker's user writes its outputs under out/
     yield root
     with contextlib.suppress(AssertionError):
         learner.module("etl_bridge").remove(folder)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def inputs(shared: Path) -> Iterator[Path]:
+    """The tests' inputs for the worker: a folder the tests own, beside the shared one.
+
+    The worker can read it but not write, rename or replace anything in it (the parent,
+    ``/tmp`` in the sandbox, is sticky), so the files the tests write there never follow
+    a link the worker planted.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="etl-lab-in-", dir=shared.parent))
+    folder.chmod(0o755)
+    yield folder
     shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -356,16 +402,16 @@ def raw_private(tmp_path_factory: pytest.TempPathFactory, lab: Lab) -> Path:
 
 
 @pytest.fixture(scope="session")
-def raw_log(raw_private: Path, shared: Path) -> str:
+def raw_log(raw_private: Path, inputs: Path) -> str:
     """The same raw log, copied where the worker can read it."""
-    target = shared / "in" / "events.jsonl"
+    target = inputs / "events.jsonl"
     shutil.copyfile(raw_private, target)
     return str(target)
 
 
 @pytest.fixture(scope="session")
-def oracle(raw_private: Path, shared: Path) -> Oracle:
-    return Oracle(raw_private, shared / "in")
+def oracle(raw_private: Path, inputs: Path) -> Oracle:
+    return Oracle(raw_private, inputs)
 
 
 @pytest.fixture(scope="session")

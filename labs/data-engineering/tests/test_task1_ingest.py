@@ -168,9 +168,9 @@ SEVERAL_DEFECTS = [
 
 
 def test_reason_priority_is_not_reordered_on_rows_with_several_defects(
-    lab: Any, oracle: Any, shared: Path
+    lab: Any, oracle: Any, inputs: Path
 ) -> None:
-    path = shared / "in" / "several-defects.jsonl"
+    path = inputs / "several-defects.jsonl"
     lines = []
     for number, (line, _) in enumerate(SEVERAL_DEFECTS):
         tail = f',"ingest_ts":"2024-03-05T12:00:00Z","source_offset":{9000 + number}}}'

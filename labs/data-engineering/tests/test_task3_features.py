@@ -1,4 +1,5 @@
-"""Task 3: per-user rolling 7-day features over [event_ts - 7 days, event_ts)."""
+"""Task 3: per-user rolling 7-day features over [event_ts - 7 days, event_ts), from the
+events ingested before event_ts."""
 
 from __future__ import annotations
 
@@ -31,7 +32,16 @@ EDGE_EVENTS = [
     # user 4: views only. w2 has one event of history, and no amount in it: 0.0, not NULL.
     ("w1", 4, T0, None),
     ("w2", 4, T0 + 2 * DAY, None),
+    # user 5: l1 happened at t0 but arrived three days late. At l2 (t0 + 1 day) nobody
+    # knew of it yet; at l3 (t0 + 4 days) it had arrived.
+    ("l1", 5, T0, 3.0),
+    ("l2", 5, T0 + DAY, 5.0),
+    ("l3", 5, T0 + 4 * DAY, 7.0),
 ]
+# When each event was ingested: a second before its event_ts (the senders' clocks run a
+# second fast, so events at the same instant are already known to each other), except the
+# late ones.
+LATE = {"l1": T0 + 3 * DAY}
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +62,7 @@ def features_of(lab: Any, oracle: Any, path: str, what: str) -> Any:
 @pytest.fixture(scope="module")
 def edge_features(lab: Any, oracle: Any) -> Any:
     events = pd.DataFrame(EDGE_EVENTS, columns=["event_id", "user_id", "event_ts", "amount"])
+    events["ingest_ts"] = [LATE.get(e[0], e[2] - SEC) for e in EDGE_EVENTS]
     oracle.db.register("edge_events_raw", events)
     oracle.db.execute(
         """
@@ -61,7 +72,7 @@ def edge_features(lab: Any, oracle: Any) -> Any:
                  AS event_type,
                CASE WHEN isnan(amount) THEN NULL ELSE CAST(amount AS DOUBLE) END AS amount,
                CAST(event_ts AS TIMESTAMPTZ) AS event_ts,
-               CAST(event_ts AS TIMESTAMPTZ) AS ingest_ts,
+               CAST(ingest_ts AS TIMESTAMPTZ) AS ingest_ts,
                CAST(row_number() OVER () AS BIGINT) AS source_offset,
                CAST(CAST(event_ts AS TIMESTAMPTZ) AS DATE) AS event_date
         FROM edge_events_raw
@@ -85,6 +96,7 @@ def edge_expected(edge_features: Any, oracle: Any, lab: Any) -> pd.DataFrame:
           ON p.user_id = e.user_id
          AND p.event_ts >= e.event_ts - INTERVAL {lab.WEEK_S} SECOND
          AND p.event_ts < e.event_ts
+         AND p.ingest_ts < e.event_ts
         GROUP BY e.event_id
         """
     ).set_index("event_id")
@@ -128,7 +140,8 @@ def test_rolling_features_match_the_oracle(features: Any, oracle: Any) -> None:
     wrong = _mismatches(got, want, list(want.index))
     assert not wrong, (
         f"{len(wrong)} of {len(want)} events have wrong 7-day features, e.g. {wrong[:3]}. "
-        "Each event's features cover the same user's events in [event_ts - 7 days, event_ts)."
+        "Each event's features cover the same user's events in [event_ts - 7 days, "
+        "event_ts) that were ingested before event_ts."
     )
 
 
@@ -234,4 +247,20 @@ def test_feature_types_are_a_count_and_an_amount(features: Any) -> None:
         f"The feature columns were written with the types {got}; expected a whole count "
         "(bigint, Spark's count) and an amount (double). A count cast to double, or an "
         "amount rounded to an integer, changes what the model and the feature store see."
+    )
+
+
+def test_late_events_are_not_used_before_they_arrived(
+    edge_features: Any, edge_expected: pd.DataFrame
+) -> None:
+    _, got = edge_features.get()
+    _check_columns(got)
+    wrong = _mismatches(got, edge_expected, ["l2", "l3"])
+    assert not wrong, (
+        f"{wrong}. l1 happened at t0 but was ingested at t0 + 3 days. At l2 (t0 + 1 day) "
+        "it had not arrived: a model served at l2's time could not have counted it, so its "
+        "training features must not either (l2 expects (0, 0.0)); at l3 (t0 + 4 days) it "
+        "had. Events arrive up to five days late here: a window over event_ts alone trains "
+        "on what serving never sees. Keep only the window's events whose ingest_ts is "
+        "before the event's event_ts."
     )

@@ -32,7 +32,7 @@ def _subset(oracle: Any, where: str, name: str) -> str:
 
 def _counts_written(oracle: Any, path: Path) -> dict[str, int]:
     """Rows per event_date as DuckDB reads the table back from disk."""
-    files = list(path.glob("event_date=*/*.parquet"))
+    files = list(oracle.plain(path).glob("event_date=*/*.parquet"))
     if not files:
         return {}
     df = oracle.df(
@@ -59,7 +59,7 @@ def _diff(got: dict[str, int], want: dict[str, int]) -> dict[str, tuple[int | No
 
 def _snapshot(path: Path) -> dict[str, tuple[int, int]]:
     return {
-        str(p.relative_to(path)): (p.stat().st_mtime_ns, p.stat().st_size)
+        str(p.relative_to(path)): (p.lstat().st_mtime_ns, p.lstat().st_size)
         for p in path.glob("event_date=*/*.parquet")
     }
 

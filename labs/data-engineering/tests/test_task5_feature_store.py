@@ -45,9 +45,9 @@ MAX_ONLINE_DB_BYTES = 64 * 2**20
 
 
 @pytest.fixture(scope="module")
-def feature_source(oracle: Any, shared: Path) -> Path:
+def feature_source(oracle: Any, inputs: Path) -> Path:
     """The features table laid out like the ETL output: Parquet partitioned by event_date."""
-    path = shared / "in" / "feature_source" / "events"
+    path = inputs / "feature_source" / "events"
     path.parent.mkdir()
     oracle.db.execute(
         f"""

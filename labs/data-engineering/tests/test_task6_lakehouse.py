@@ -7,6 +7,35 @@ events, late events for old days, corrections, stale redeliveries, several versi
 one event, a correction that moves an event to another day), recompute the features it
 affects, replay the second batch, and read the table as of the noted time. The tests read
 the Delta table with their own ``deltalake`` and DuckDB, and the features with DuckDB.
+
+Every requirement of ``etl_lab/lakehouse.py`` (its docstrings and the lesson's task 6), and
+the test that fails when that sentence alone is broken:
+
+- The table is created partitioned by event_date on the first batch:
+  test_the_first_write_partitions_the_table_by_event_date.
+- One row per event_id; keep the newest version of each event in the batch:
+  test_merge_upserts_instead_of_appending (two versions of late-0001, three events
+  corrected twice in one batch).
+- Update a row only with a newer version; a stale redelivery changes nothing:
+  test_corrections_are_applied_and_stale_versions_ignored.
+- "Newer" is the later ingest_ts, ties broken by the larger source_offset (in the MERGE
+  and in the changed dates): test_an_ingest_ts_tie_is_broken_by_the_larger_source_offset.
+- Return the sorted dates of the partitions that changed: inserted, updated, or moved out
+  of: test_changed_partitions_are_reported_exactly.
+- Replaying a batch changes nothing and returns []: test_replaying_a_batch_changes_nothing.
+- affected_dates: each changed day to 7 days after it; refresh_features recomputes those
+  days' features: test_features_of_the_following_week_are_recomputed.
+- refresh_features reads the 7 days of history before the first affected day:
+  test_the_first_recomputed_day_reads_a_full_week_of_history.
+- Partitions outside the affected days are left untouched, file for file:
+  test_unaffected_feature_partitions_are_not_rewritten.
+- An affected day with no events left keeps no feature rows:
+  test_a_day_whose_only_event_moved_away_keeps_no_features.
+- refresh_features returns the affected dates: test_refresh_features_returns_the_affected_dates.
+- events_as_of: the last version committed at or before as_of:
+  test_time_travel_returns_the_old_version_not_the_latest (a time between the two
+  batches) and test_time_travel_to_now_returns_the_latest_version (now). The history
+  is not rewritten or vacuumed: the same test reads version 0 with deltalake.
 """
 
 from __future__ import annotations
@@ -133,16 +162,19 @@ class Scenario:
 def _snapshot(path: str) -> dict[str, tuple[int, int]]:
     root = Path(path)
     return {
-        str(p.relative_to(root)): (p.stat().st_mtime_ns, p.stat().st_size)
+        str(p.relative_to(root)): (p.lstat().st_mtime_ns, p.lstat().st_size)
         for p in root.glob("event_date=*/*.parquet")
     }
 
 
-def _delta_state(uri: str, version: int | None = None) -> pd.DataFrame:
-    """The table at ``version`` (default: latest), read with the tests' own deltalake."""
+def _delta_state(uri: str, plain: Any, version: int | None = None) -> pd.DataFrame:
+    """The table at ``version`` (default: latest), read with the tests' own deltalake.
+
+    ``plain`` (``lab.plain``) first checks that the folder holds no links.
+    """
     from deltalake import DeltaTable
 
-    return _canonical(DeltaTable(uri, version=version).to_pyarrow_table())
+    return _canonical(DeltaTable(str(plain(uri)), version=version).to_pyarrow_table())
 
 
 def _canonical(table: pa.Table) -> pd.DataFrame:
@@ -237,7 +269,8 @@ def scenario(expected: dict[str, Any], lab: Any) -> Scenario:
     from deltalake import DeltaTable
 
     version = lab.attempt(
-        "reading the table after batch 1 with deltalake", lambda: DeltaTable(run.table).version()
+        "reading the table after batch 1 with deltalake",
+        lambda: DeltaTable(str(lab.plain(run.table))).version(),
     )
     if version.error is not None:
         run.steps["merge1"] = version
@@ -265,13 +298,13 @@ def scenario(expected: dict[str, Any], lab: Any) -> Scenario:
         )
         run.snapshots["after"] = _snapshot(run.features)
     run.steps["state2"] = lab.attempt(
-        "reading the table after batch 2", lambda: _delta_state(run.table)
+        "reading the table after batch 2", lambda: _delta_state(run.table, lab.plain)
     )
     if step(
         "replay", "merge_batch(table, batch 2) again (a replay)", lambda: merge(expected["batch2"])
     ):
         run.steps["state3"] = lab.attempt(
-            "reading the table after the replay", lambda: _delta_state(run.table)
+            "reading the table after the replay", lambda: _delta_state(run.table, lab.plain)
         )
 
     def as_of() -> pd.DataFrame:
@@ -383,7 +416,7 @@ def test_replaying_a_batch_changes_nothing(scenario: Scenario, expected: dict[st
 
 
 def test_time_travel_returns_the_old_version_not_the_latest(
-    scenario: Scenario, expected: dict[str, Any]
+    scenario: Scenario, expected: dict[str, Any], lab: Any
 ) -> None:
     got = scenario.get("as_of")
     want = expected["first_state"]
@@ -396,7 +429,7 @@ def test_time_travel_returns_the_old_version_not_the_latest(
         "the current rows by ingest_ts cannot bring back a value that was updated."
     )
     assert scenario.version_after_first is not None
-    own = _delta_state(scenario.table, scenario.version_after_first)
+    own = _delta_state(scenario.table, lab.plain, scenario.version_after_first)
     problem = _diff_rows(own, want)
     assert not problem, (
         f"Read with deltalake, version {scenario.version_after_first} of the table (the one "
@@ -410,7 +443,8 @@ def _features(path: str, oracle: Any) -> pd.DataFrame:
         f"""
         SELECT event_id, strftime(CAST(event_date AS DATE), '%Y-%m-%d') AS event_date,
                user_events_7d, user_amount_7d
-        FROM read_parquet('{path}/event_date=*/*.parquet', hive_partitioning = true)
+        FROM read_parquet('{oracle.plain(path)}/event_date=*/*.parquet',
+                          hive_partitioning = true)
         """
     )
 

@@ -425,6 +425,23 @@ def _value(blob: bytes) -> Any:
     return None if which in (None, "null_val") else getattr(value, which)
 
 
+def _read_only(db: Path) -> Any:
+    """An SQLite connection that only reads ``db`` (a private copy), with a bounded budget
+    of work, and that runs nothing the file's schema defines (``trusted_schema`` off)."""
+    import sqlite3
+
+    steps = iter(range(2_000))  # x 10,000 SQLite instructions: far more than these reads need
+    connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    connection.set_progress_handler(lambda: next(steps, None) is None, 10_000)
+    connection.execute("PRAGMA trusted_schema = OFF")
+    return connection
+
+
+def _is_table(connection: Any, table: str) -> bool:
+    kind = connection.execute("SELECT type FROM sqlite_master WHERE name = ?", (table,)).fetchone()
+    return bool(kind == ("table",))
+
+
 def online_values(db: Path, user_ids: list[str]) -> dict[str, list[Any]]:
     """What Feast's SQLite online store serves for ``user_ids``, read as a plain table.
 
@@ -432,22 +449,14 @@ def online_values(db: Path, user_ids: list[str]) -> dict[str, list[Any]]:
     table ``{project}_{view}``, keyed by the serialised entity key and the feature name,
     with the value a serialised ``ValueProto``. A missing row (or table) serves None.
     """
-    import sqlite3
-
     served: dict[str, list[Any]] = {"user_id": list(user_ids)}
-    steps = iter(range(2_000))  # x 10,000 SQLite instructions: far more than these reads need
-    connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    connection = _read_only(db)
     try:
-        connection.set_progress_handler(lambda: next(steps, None) is None, 10_000)
-        connection.execute("PRAGMA trusted_schema = OFF")
         for view, features in ONLINE_FEATURES.items():
             table = f"{PROJECT}_{view}"
             for name in features:
                 served[name] = [None] * len(user_ids)
-            kind = connection.execute(
-                "SELECT type FROM sqlite_master WHERE name = ?", (table,)
-            ).fetchone()
-            if kind != ("table",):
+            if not _is_table(connection, table):
                 continue
             for i, user_id in enumerate(user_ids):
                 rows = connection.execute(
@@ -460,6 +469,32 @@ def online_values(db: Path, user_ids: list[str]) -> dict[str, list[Any]]:
     finally:
         connection.close()
     return served
+
+
+def _copy_rows(source: Path, target: Path) -> None:
+    """Every row of the online tables of ``source`` into ``target``, a store these tests'
+    Feast made: values only, never the source's schema (its triggers, views, indexes)."""
+    import sqlite3
+
+    reader = _read_only(source)
+    writer = sqlite3.connect(target)
+    try:
+        for view in ONLINE_FEATURES:
+            table = f"{PROJECT}_{view}"
+            if not _is_table(reader, table):
+                continue
+            rows = reader.execute(
+                f'SELECT entity_key, feature_name, value, event_ts, created_ts FROM "{table}"'
+            ).fetchall()
+            with writer:
+                writer.executemany(
+                    f'INSERT OR REPLACE INTO "{table}" (entity_key, feature_name, value, '
+                    "event_ts, created_ts) VALUES (?, ?, ?, ?, ?)",
+                    rows,
+                )
+    finally:
+        reader.close()
+        writer.close()
 
 
 @dataclass(repr=False)
@@ -538,10 +573,13 @@ class World:
         online store with these tests' own Feast, then what it serves for ``user_ids``."""
         with tempfile.TemporaryDirectory(prefix="privacy-judge-") as private:
             folder = Path(private)
-            db = self._private_copy(folder)
+            (folder / "yours").mkdir()
+            yours = self._private_copy(folder / "yours")
             features = folder / "user_features.parquet"
             features.write_bytes(self.read("features/user_features.parquet"))
-            store = _feature_store(folder, features, db)
+            db = folder / "online.db"
+            store = _feature_store(folder, features, db)  # creates the tables, empty
+            _copy_rows(yours, db)
             store.materialize(self.now - timedelta(days=7), self.now)
             return online_values(db, user_ids)
 

@@ -11,8 +11,8 @@ grader always uses this copy, and nothing in it decides a grade. It only:
 - serves your ``MonitoredModel`` over HTTP with the provided server (``serve``): the
   tests send it requests and their own Prometheus scrapes its ``/metrics``;
 - feeds your prediction log many events in one request (``replay``);
-- runs your functions over many windows in one request (``each``) and returns numpy
-  values as plain numbers (``plain``);
+- runs your functions over many windows in one request (``each``, ``each_against``),
+  and returns numpy values as plain numbers (``plain``);
 - returns your rules file as text (``read_text``): the tests run ``promtool`` on a copy
   of their own.
 """
@@ -23,7 +23,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-__all__ = ["each", "plain", "read_text", "replay", "serve", "stop"]
+__all__ = ["each", "each_against", "plain", "read_text", "replay", "serve", "stop"]
 
 _MAX_TEXT = 256 * 1024
 _SERVED: dict[int, Any] = {}
@@ -83,6 +83,12 @@ def replay(log: Any, events: list[list[Any]]) -> None:
 def each(fn: Any, arguments: list[list[Any]], **kwargs: Any) -> list[Any]:
     """``[fn(*args, **kwargs) for args in arguments]`` in one request, as plain data."""
     return [plain(fn(*args, **kwargs)) for args in arguments]
+
+
+def each_against(fn: Any, first: Any, items: list[Any], **kwargs: Any) -> list[Any]:
+    """``[fn(first, item, **kwargs) for item in items]`` in one request: one reference
+    sample crosses once for a hundred windows."""
+    return [plain(fn(first, item, **kwargs)) for item in items]
 
 
 def read_text(relative: str) -> str | None:

@@ -27,6 +27,7 @@ from grader.results import GradeReport, Status, TaskResult, TestResult, as_numbe
 __all__ = [
     "clean_report",
     "clean_text",
+    "explain_missing_modules",
     "explain_unusable_files",
     "first_line",
     "learner_output",
@@ -215,6 +216,31 @@ def explain_unusable_files(
                     break
         tasks.append(task)
     return replace(report, tasks=tuple(tasks), notices=(*notices, *report.notices))
+
+
+_NO_MODULE = re.compile(r"No module named '([\w.]+)'(?:\s+raised at (\S+:\d+))?")
+
+
+def explain_missing_modules(report: GradeReport, lab: Lab) -> GradeReport:
+    """``report`` with each failure to import a package the lab does not ship saying so
+    on its first line: the module, the line that imported it, and that this lab's image
+    (where it is graded in Docker, CI and Gradescope) does not have it."""
+    own = {p.name.removesuffix(".py") for p in lab.root.iterdir()} if lab.root.is_dir() else set()
+    tasks = []
+    for task in report.tasks:
+        failure = task.first_failure
+        match = _NO_MODULE.search(failure) if task.status is not Status.PASS else None
+        if match and not task.hidden and match.group(1).split(".")[0] not in own:
+            module, where = match.group(1), match.group(2)
+            at = f" (imported at {where})" if where else ""
+            packages = ", ".join(lab.image.python) or "none beyond Python's own"
+            message = (
+                f"No module named '{module}'{at}: this lab's image does not have it "
+                f"(its packages: {packages}). {failure}"
+            )
+            task = replace(task, message=message)
+        tasks.append(task)
+    return replace(report, tasks=tuple(tasks))
 
 
 def first_line(text: str, limit: int = 240) -> str:

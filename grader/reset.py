@@ -17,7 +17,7 @@ from pathlib import Path
 from grader.errors import GraderError
 from grader.hints import state_dir
 from grader.lab import Lab, repo_root
-from grader.report import explain_unusable_files
+from grader.report import explain_missing_modules, explain_unusable_files
 from grader.results import GradeReport
 from grader.workspace import declared_files, git_starter, unusable_files
 
@@ -38,8 +38,10 @@ def reset_command(lab: Lab, rel: str) -> str:
 
 def explain_working_copy(lab: Lab, report: GradeReport) -> GradeReport:
     """A grade of the working copy, whose missing, empty or unreadable files are named,
-    each with the command that restores it."""
+    each with the command that restores it, and whose imports of packages the lab's image
+    lacks say so."""
     unusable = unusable_files(lab, lab.root)
+    report = explain_missing_modules(report, lab)
     return explain_unusable_files(report, unusable, lambda rel: reset_command(lab, rel))
 
 

@@ -462,3 +462,14 @@ def test_make_lint_passes_a_starter_whose_task_is_solved(tmp_path: Path) -> None
     assert run(command.replace(".venv/bin/", f"{REPO}/.venv/bin/")).returncode == 0
     solved.write_text("import os\nimport sys\n\nprint(os.sep)\n")
     assert run(command.replace(".venv/bin/", f"{REPO}/.venv/bin/")).returncode == 1  # still lints
+
+
+def test_an_import_the_labs_image_lacks_names_the_module_and_the_line(course: Path) -> None:
+    (course / "labs/calc/fx/calc.py").write_text("import mlskills_absent_pkg\n\n" + SOLVED_ADD)
+    out = course / "report.json"
+    run_cli("grade", "calc", "--task", "1", "--runner", "local", "--json", str(out), root=course)
+    task = json.loads(out.read_text())["tasks"][0]
+    assert task["message"].startswith(
+        "No module named 'mlskills_absent_pkg' (imported at fx/calc.py:1): "
+        "this lab's image does not have it"
+    ), task["message"]

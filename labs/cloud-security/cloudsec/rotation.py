@@ -11,8 +11,14 @@ keyed by a ``token`` (the new version's id) so that a retried step is harmless:
 4. ``finish_rotation``: move AWSCURRENT to ``token`` (the old version becomes
    AWSPREVIOUS) and take AWSPENDING off.
 
-On AWS these steps run inside a rotation Lambda; here they are plain functions, because
-moto's ``rotate_secret`` cannot run one. Every step may be called again with the same
+Then, once every client has had time to pick up the new key:
+
+5. ``retire_previous``: revoke the AWSPREVIOUS key at the endpoint. Until then a leaked
+   old key keeps working; a rotation is finished when the old key is dead.
+
+On AWS these steps run inside a rotation Lambda (step 5 in a scheduled job, or at the
+start of the next rotation); here they are plain functions, because moto's
+``rotate_secret`` cannot run one. Every step may be called again with the same
 token (a Lambda is retried) and must then change nothing.
 
 Never put a secret value in a log line or an exception message: log the secret id, the
@@ -22,6 +28,7 @@ token and the step.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -31,6 +38,7 @@ __all__ = [
     "CachedApiKey",
     "create_pending",
     "finish_rotation",
+    "retire_previous",
     "rotate",
     "set_pending",
     "verify_pending",
@@ -38,6 +46,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+GRACE_SECONDS = 24 * 3600  # how long the old key keeps working after a rotation
 
 
 def create_pending(sm: Any, secret_id: str, token: str) -> None:
@@ -85,6 +95,27 @@ def rotate(sm: Any, secret_id: str, token: str, endpoint: ModelEndpoint) -> None
     """Run the four steps in order, logging each one (secret id and token only)."""
     # TODO(student): call the four steps; log.info one line per step.
     raise NotImplementedError("TODO(student): run the four rotation steps")
+
+
+def retire_previous(
+    sm: Any,
+    secret_id: str,
+    endpoint: ModelEndpoint,
+    clock: Callable[[], float] = time.time,
+    grace_seconds: float = GRACE_SECONDS,
+) -> bool:
+    """Step 5. Revoke the AWSPREVIOUS key at ``endpoint`` once the grace period is over.
+
+    The grace period is ``grace_seconds`` (24 hours by default) from when the AWSCURRENT
+    version was created (its ``CreatedDate`` in ``list_secret_version_ids``), measured by
+    ``clock()``, which returns the time in epoch seconds like ``time.time``. Before that,
+    change nothing and return False; after it, revoke the key AWSPREVIOUS holds and return
+    True. Never revoke the AWSCURRENT or AWSPENDING key. With no AWSPREVIOUS version there
+    is nothing to retire: return False. Calling it again changes nothing.
+    """
+    # TODO(student): find AWSCURRENT and AWSPREVIOUS, compare the age with the grace
+    # period, then endpoint.revoke_key(...) the previous value.
+    raise NotImplementedError("TODO(student): implement step 5, retire_previous")
 
 
 class CachedApiKey:

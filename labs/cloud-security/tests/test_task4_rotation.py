@@ -30,6 +30,7 @@ pytestmark = pytest.mark.task(4)
 SECRET_ID = "prod/churn-endpoint/api-key"
 TOKEN = "6f0e8a4e-2b1c-4c55-9d3e-0a1b2c3d4e5f"
 TOKEN_2 = "0d9c8b7a-6f5e-4d3c-8b2a-1f0e9d8c7b6a"
+TOKEN_3 = "3e2d1c0b-9a8f-4e7d-a6c5-b4a3f2e1d0c9"
 FEATURES = (0.2, 0.4)
 
 
@@ -490,4 +491,114 @@ def test_key_from_a_seeded_prng_is_rejected(setup: Setup) -> None:
         "twice. The random module is a Mersenne Twister: predictable from its seed or from "
         "624 outputs. Make keys with the secrets module (secrets.token_urlsafe(32)) or "
         "Secrets Manager's get_random_password, which read the OS CSPRNG."
+    )
+
+
+class FakeClock:
+    """The clock retire_previous() is given: epoch seconds, set by the test."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+HOUR = 3600.0
+
+
+def _current_created(setup: Setup) -> float:
+    """When the AWSCURRENT version was created (epoch seconds), read by the tests' client."""
+    versions = setup.admin.list_secret_version_ids(SecretId=SECRET_ID)["Versions"]
+    current = next(v for v in versions if "AWSCURRENT" in v.get("VersionStages", []))
+    return float(current["CreatedDate"].timestamp())
+
+
+def _retire(setup: Setup, at: float, **kwargs: Any) -> Any:
+    retire = setup.step("retire_previous")
+    return retire(setup.sm, SECRET_ID, setup.remote_endpoint, FakeClock(at), **kwargs)
+
+
+def test_previous_key_never_retired_is_rejected(setup: Setup) -> None:
+    setup.step("rotate")(setup.sm, SECRET_ID, TOKEN, setup.remote_endpoint)
+    current = _value(setup.admin, "AWSCURRENT")
+    result = _retire(setup, _current_created(setup) + HOUR + 1, grace_seconds=HOUR)
+    assert not setup.endpoint.accepts(setup.old_value), (
+        "An hour and a second after the rotation, with grace_seconds=3600, "
+        "retire_previous() left the AWSPREVIOUS key working at the endpoint. Until it is "
+        "revoked a leaked old key still opens the endpoint: the rotation is not finished. "
+        "Revoke it with endpoint.revoke_key (taking a label off the version revokes "
+        "nothing). Measure time with the clock you are given, not the wall clock."
+    )
+    assert setup.endpoint.accepts(current), "retire_previous() revoked the AWSCURRENT key."
+    assert result is True, f"retire_previous() revoked the old key and returned {result!r}."
+
+
+def test_previous_key_retired_before_the_grace_period_is_rejected(setup: Setup) -> None:
+    setup.step("rotate")(setup.sm, SECRET_ID, TOKEN, setup.remote_endpoint)
+    result = _retire(setup, _current_created(setup) + HOUR - 60, grace_seconds=HOUR)
+    assert setup.endpoint.accepts(setup.old_value), (
+        "59 minutes after the rotation, with grace_seconds=3600, retire_previous() revoked "
+        "the old key. Clients that have not re-read the secret yet still send it: wait "
+        "out the grace period (measured from the AWSCURRENT version's CreatedDate)."
+    )
+    assert result is False, f"retire_previous() changed nothing and returned {result!r}."
+
+
+def test_grace_period_that_is_not_a_day_by_default_is_rejected(setup: Setup) -> None:
+    setup.step("rotate")(setup.sm, SECRET_ID, TOKEN, setup.remote_endpoint)
+    created = _current_created(setup)
+    _retire(setup, created + 23 * HOUR)
+    assert setup.endpoint.accepts(setup.old_value), (
+        "23 hours after the rotation retire_previous() with its default grace period "
+        "revoked the old key; the default is 24 hours (GRACE_SECONDS)."
+    )
+    _retire(setup, created + 25 * HOUR)
+    assert not setup.endpoint.accepts(setup.old_value), (
+        "25 hours after the rotation retire_previous() with its default grace period left "
+        "the old key working; the default is 24 hours (GRACE_SECONDS)."
+    )
+
+
+def test_retire_of_a_version_other_than_awsprevious_is_rejected(setup: Setup) -> None:
+    rotate = setup.step("rotate")
+    rotate(setup.sm, SECRET_ID, TOKEN, setup.remote_endpoint)
+    first = _value(setup.admin, "AWSCURRENT")
+    rotate(setup.sm, SECRET_ID, TOKEN_2, setup.remote_endpoint)
+    current = _value(setup.admin, "AWSCURRENT")
+    # The third rotation is under way: its key is pending, and the endpoint already has it.
+    setup.step("create_pending")(setup.sm, SECRET_ID, TOKEN_3)
+    setup.step("set_pending")(setup.sm, SECRET_ID, TOKEN_3, setup.remote_endpoint)
+    pending = _pending(setup.admin, TOKEN_3)
+    _retire(setup, _current_created(setup) + 2 * 24 * HOUR)
+    assert setup.endpoint.accepts(pending) and setup.endpoint.accepts(current), (
+        "During a rotation, retire_previous() revoked the AWSPENDING or the AWSCURRENT key. "
+        "Retire exactly the version labelled AWSPREVIOUS."
+    )
+    assert not setup.endpoint.accepts(first), (
+        "After two rotations, retire_previous() left the AWSPREVIOUS key (the first "
+        "rotation's) working. The secret keeps older versions without a label too: pick "
+        "the one labelled AWSPREVIOUS, not any version that is not AWSCURRENT."
+    )
+
+
+def test_retire_with_no_previous_version_changes_nothing(setup: Setup) -> None:
+    result = _retire(setup, _current_created(setup) + 30 * 24 * HOUR)
+    assert setup.endpoint.accepts(setup.old_value) and result is False, (
+        "On a secret that was never rotated (no AWSPREVIOUS version), retire_previous() "
+        f"returned {result!r} and the endpoint accepts the only key: "
+        f"{setup.endpoint.accepts(setup.old_value)}. There is nothing to retire: return "
+        "False and revoke nothing."
+    )
+
+
+def test_retire_called_again_changes_nothing(setup: Setup) -> None:
+    setup.step("rotate")(setup.sm, SECRET_ID, TOKEN, setup.remote_endpoint)
+    later = _current_created(setup) + 2 * 24 * HOUR
+    _retire(setup, later)
+    before = _state(setup.admin)
+    _retire(setup, later + HOUR)
+    assert _state(setup.admin) == before and setup.endpoint.accepts(before[1]), (
+        "A second retire_previous() changed the secret or revoked the current key; a "
+        "scheduled job runs again, and must find nothing left to do."
     )

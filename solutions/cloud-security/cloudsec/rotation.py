@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -14,6 +15,7 @@ __all__ = [
     "RotationError",
     "create_pending",
     "finish_rotation",
+    "retire_previous",
     "rotate",
     "set_pending",
     "verify_pending",
@@ -24,6 +26,8 @@ T = TypeVar("T")
 
 PENDING = "AWSPENDING"
 CURRENT = "AWSCURRENT"
+PREVIOUS = "AWSPREVIOUS"
+GRACE_SECONDS = 24 * 3600  # how long the old key keeps working after a rotation
 PROBE = (0.0, 1.0)
 
 
@@ -101,6 +105,42 @@ def rotate(sm: Any, secret_id: str, token: str, endpoint: ModelEndpoint) -> None
     set_pending(sm, secret_id, token, endpoint)
     verify_pending(sm, secret_id, token, endpoint)
     finish_rotation(sm, secret_id, token)
+
+
+def retire_previous(
+    sm: Any,
+    secret_id: str,
+    endpoint: ModelEndpoint,
+    clock: Callable[[], float] = time.time,
+    grace_seconds: float = GRACE_SECONDS,
+) -> bool:
+    """Step 5, after the grace period. Revoke the AWSPREVIOUS key at ``endpoint`` once
+    ``grace_seconds`` have passed (by ``clock``, in epoch seconds) since the AWSCURRENT
+    version was created; return whether it was revoked."""
+    versions = sm.list_secret_version_ids(SecretId=secret_id)["Versions"]
+    current = next((v for v in versions if CURRENT in v.get("VersionStages", [])), None)
+    previous = next((v for v in versions if PREVIOUS in v.get("VersionStages", [])), None)
+    if current is None or previous is None:
+        log.info("retire: %s has no AWSPREVIOUS version; nothing to do", secret_id)
+        return False
+    age = clock() - current["CreatedDate"].timestamp()
+    if age < grace_seconds:
+        log.info(
+            "retire: version %s of %s is AWSCURRENT for %.0f s only; the old key "
+            "stays until the grace period ends",
+            current["VersionId"],
+            secret_id,
+            age,
+        )
+        return False
+    old = _token_value(sm, secret_id, previous["VersionId"])
+    if old == _token_value(sm, secret_id, current["VersionId"]):
+        return False  # never revoke the key in use, whatever the labels say
+    # A leaked old key stops working here; clients that still held it get Unauthorized
+    # and re-read AWSCURRENT (CachedApiKey.call).
+    endpoint.revoke_key(old)
+    log.info("retire: revoked version %s of %s", previous["VersionId"], secret_id)
+    return True
 
 
 class CachedApiKey:

@@ -12,6 +12,7 @@ import json
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
@@ -27,10 +28,18 @@ def _post(url: str, body: bytes, timeout_s: float) -> Any:
 
 
 class ShadowClient:
-    def __init__(self, primary_url: str, shadow_url: str, *, timeout_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        primary_url: str,
+        shadow_url: str,
+        *,
+        timeout_s: float = 2.0,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
         self.primary_url = primary_url.rstrip("/") + "/predict"
         self.shadow_url = shadow_url.rstrip("/") + "/predict"
         self.timeout_s = timeout_s
+        self._clock = clock
         # A small pool of its own: a slow shadow queues here, not in the user's request.
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="shadow")
         self._pending: list[Future[None]] = []
@@ -52,14 +61,16 @@ class ShadowClient:
         return primary
 
     def _mirror(self, number: int, body: bytes, primary: Any) -> None:
-        started = time.perf_counter()
         record: dict[str, Any] = {"request": number, "primary": primary}
+        # Timed here, when a pool thread runs the call: the time spent waiting in the
+        # pool's queue is this client's, not the challenger's.
+        started = self._clock()
         try:
             shadow = _post(self.shadow_url, body, self.timeout_s)
             record.update(shadow=shadow, error=None, agree=shadow == primary)
         except Exception as exc:  # a broken challenger is logged, never raised
             record.update(shadow=None, error=f"{type(exc).__name__}: {exc}", agree=False)
-        record["shadow_ms"] = (time.perf_counter() - started) * 1000
+        record["shadow_ms"] = float(self._clock() - started) * 1000
         with self._lock:
             self._records.append(record)
 

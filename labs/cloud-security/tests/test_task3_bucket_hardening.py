@@ -6,6 +6,27 @@ once the policy is on, every object request to the bucket is refused (403), secu
 The tests therefore read the configuration back instead of sending requests, and ask the
 judge's own policy evaluator (tests/policy_judge.py, as task 6 does) what the bucket
 policy decides for a table of uploads.
+
+Each requirement in the docstrings of cloudsec/bucket.py and in the lesson's task 3, and
+the test that fails when that sentence alone is broken:
+
+- a customer-managed symmetric key with the alias -> test_key_is_a_symmetric_key_with_the_alias
+- automatic rotation on -> test_key_rotation_is_enabled
+- all four public access flags -> test_three_of_four_public_access_flags_is_not_enough
+- default encryption SSE-KMS -> test_aes256_is_not_kms
+- ... with your key, not aws/s3 -> test_aws_managed_key_is_not_customer_managed
+- ... and the Bucket Key -> test_bucket_key_not_enabled_is_rejected
+- versioning on -> test_versioning_is_enabled
+- every s3:* request without TLS refused, bucket and objects, for everyone
+  -> test_bucket_policy_denies_insecure_transport
+- an upload that asks for another algorithm refused
+  -> test_encryption_deny_that_accepts_sse_s3_is_rejected
+- an upload that asks for SSE-KMS under another key refused
+  -> test_condition_keys_anded_in_one_block_is_rejected
+- ... or under no named key (aws/s3) -> test_kms_upload_without_key_id_is_rejected
+- an upload under your key's ARN not refused -> test_upload_under_your_key_is_not_denied
+- the policy allows nothing -> test_bucket_policy_allows_nothing
+- (an upload that names no encryption may be refused or not: no test, by design)
 """
 
 from __future__ import annotations

@@ -7,6 +7,22 @@ worker) gets a ModelEndpoint whose key operations come back to it
 (``cloudsec_bridge.JudgeEndpoint``), so the tests know which keys it really accepts. Your
 code gets a Secrets Manager client made in the worker; the tests read the secret back with
 their own.
+
+Step 5, retire_previous (added in round two): each requirement of its docstring and of
+the lesson, and the test that fails when that sentence alone is broken:
+
+- after the grace period, the AWSPREVIOUS key is revoked at the endpoint (not just its
+  label), measured by the clock it is given, and it returns True
+  -> test_previous_key_never_retired_is_rejected
+- before it, nothing changes and it returns False
+  -> test_previous_key_retired_before_the_grace_period_is_rejected
+- the grace period defaults to 24 hours
+  -> test_grace_period_that_is_not_a_day_by_default_is_rejected
+- exactly the AWSPREVIOUS version, never AWSCURRENT or AWSPENDING
+  -> test_retire_of_a_version_other_than_awsprevious_is_rejected
+- no AWSPREVIOUS: nothing to retire, False
+  -> test_retire_with_no_previous_version_changes_nothing
+- calling it again changes nothing -> test_retire_called_again_changes_nothing
 """
 
 from __future__ import annotations

@@ -10,6 +10,46 @@ test puts a table of requests to the judge's own evaluator, ``policy_judge.py`` 
 folder; its docstring says what it implements), and checks the decisions. Before any
 test runs, the evaluator is checked against the corpus in ``data/policies/federation/``:
 good policies it must accept, bad ones whose mistake it must catch.
+
+Each requirement in the docstrings of cloudsec/federation.py and in the lesson's task 6,
+and the test that fails when that sentence alone is broken:
+
+bucket_key_policy
+- the account root may do kms:* (never locked out)
+  -> test_key_policy_that_locks_out_the_account_root_is_rejected
+- the admin role may manage the key (the listed management actions)
+  -> test_key_administrators_who_cannot_manage_the_key_are_rejected
+- ... but not use it -> test_key_administrators_who_can_use_the_key_are_rejected
+- ... and not rewrite the key policy (no kms:PutKeyPolicy)
+  -> test_key_administrators_who_can_rewrite_the_key_policy_are_rejected
+- the user roles may use it (Encrypt, Decrypt, ReEncrypt*, GenerateDataKey*) through S3,
+  for the bucket (Bucket Key context) or an object in it
+  -> test_key_users_who_cannot_use_it_through_s3_are_rejected
+- ... but not manage it -> test_key_users_who_can_manage_the_key_are_rejected
+- ... only when kms:ViaService is s3.<region>.amazonaws.com
+  -> test_key_use_outside_s3_is_rejected
+- ... only with this bucket's encryption context (no prefix match)
+  -> test_encryption_context_not_pinned_to_the_bucket_is_rejected
+- nobody else (named principals only) -> test_key_use_by_other_principals_is_rejected
+github_actions_trust_policy
+- Principal the GitHub OIDC provider, Action sts:AssumeRoleWithWebIdentity, the deploy job
+  gets in -> test_github_trust_that_refuses_its_own_deploy_job_is_rejected
+- sub exactly repo:<owner>/<repo>:environment:<env>, no other provider
+  -> test_github_trust_with_a_wildcard_sub_is_rejected
+- aud is sts.amazonaws.com -> test_github_trust_without_aud_is_rejected
+- with owner_id and repository_id, the immutable sub and nothing else
+  -> test_github_trust_pinned_by_name_when_ids_are_given_is_rejected
+service_trust_policy
+- the service, acting for this resource, gets in
+  -> test_service_trust_that_refuses_its_own_resource_is_rejected
+- aws:SourceAccount and aws:SourceArn pinned
+  -> test_service_trust_without_the_confused_deputy_guard_is_rejected
+partner_trust_policy
+- the partner with our ExternalId gets in
+  -> test_partner_trust_that_refuses_the_partner_is_rejected
+- sts:ExternalId pinned -> test_partner_trust_without_external_id_is_rejected
+all four
+- built from the arguments -> test_documents_that_ignore_their_arguments_are_rejected
 """
 
 from __future__ import annotations
@@ -309,15 +349,24 @@ def test_key_users_who_cannot_use_it_through_s3_are_rejected(
         stored.key_policy,
         [
             (
-                f"the user role {u.rsplit('/', 1)[1]} calling {a} through S3 on s3://{BUCKET}",
-                _s3_use(u, a, SOURCE, VIA_S3),
+                f"the user role {u.rsplit('/', 1)[1]} calling {a} through S3 on {context}",
+                _s3_use(u, a, context, VIA_S3),
             )
             for u in USERS
-            for a in ["kms:Decrypt", "kms:GenerateDataKey"]
+            for a in [
+                "kms:Decrypt",
+                "kms:GenerateDataKey",
+                "kms:Encrypt",
+                "kms:ReEncryptFrom",
+                "kms:GenerateDataKeyWithoutPlaintext",
+            ]
+            for context in [SOURCE, f"{SOURCE}/train/part-0.csv"]
         ],
         True,
         f"These are the calls S3 makes for the bucket's readers and writers: kms:ViaService "
-        f"is {VIA_S3} and the encryption context aws:s3:arn is {SOURCE} (with a Bucket Key).",
+        f"is {VIA_S3} and the encryption context aws:s3:arn is {SOURCE} (with a Bucket Key) "
+        "or the object's ARN (without one). Users get Encrypt, Decrypt, ReEncrypt* and "
+        "GenerateDataKey*.",
         "key policy",
     )
 
@@ -434,9 +483,16 @@ def test_github_trust_with_a_wildcard_sub_is_rejected(
         f"repo:{REPOSITORY}-fork:environment:{ENVIRONMENT}",
         f"repo:mallory/churn-model:environment:{ENVIRONMENT}",
     ]
+    right = f"repo:{REPOSITORY}:environment:{ENVIRONMENT}"
+    other_provider = Request(
+        ("Federated", f"arn:aws:iam::{ACCOUNT}:oidc-provider/gitlab.com"),
+        "sts:AssumeRoleWithWebIdentity",
+        context={f"{GITHUB}:sub": right, f"{GITHUB}:aud": "sts.amazonaws.com"},
+    )
     _check(
         stored.github,
-        [(f"a token with sub {sub}", _token(sub)) for sub in subs],
+        [(f"a token with sub {sub}", _token(sub)) for sub in subs]
+        + [("a token from another OIDC provider (gitlab.com)", other_provider)],
         False,
         "Pin sub exactly, with StringEquals, to repo:<owner>/<repo>:environment:<env>. A "
         "wildcard sub ('repo:owner/repo:*', 'repo:owner/*', or no sub at all) lets any "

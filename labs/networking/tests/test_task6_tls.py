@@ -778,7 +778,7 @@ def test_secure_rest_client_ignoring_its_timeout_is_rejected(
     finally:
         server.answer.set()
         rest.close()
-    assert server.requests == 1 and outcome != "OK", (
+    assert outcome != "OK", (
         f"SecureRestClient(timeout_s=0.3).predict() against a server that answers after 3 s "
         f"ended with {outcome}; expected a timeout error. Give the httpx.Client "
         "timeout=timeout_s: its default is 5 s, whatever the caller asked for."

@@ -9,6 +9,7 @@ stand-in app behind what you build here):
 
 - ``LoadShedding``: ASGI middleware. At most ``max_in_flight`` requests inside the app; the
   next one gets ``429 Too Many Requests`` with ``Retry-After: <retry_after_s>`` at once.
+  The health and readiness probes (``exempt_paths``) are never shed.
 - ``shedding_grpc_server``: a ``grpc.Server`` that answers RESOURCE_EXHAUSTED to a call
   arriving while ``max_in_flight`` calls are being handled or waiting for a thread.
 

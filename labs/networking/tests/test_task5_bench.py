@@ -1,6 +1,23 @@
 """Task 5: the benchmark harness. These tests check that it measures correctly (fake clocks,
 fixed data, numpy as the oracle), never how fast anything is. Your harness runs in the
-worker; the clocks and calls it is given live here, and it calls them back."""
+worker; the clocks and calls it is given live here, and it calls them back.
+
+``run_open_loop`` (added in round two): each requirement of its docstring and of the
+lesson, and the test that fails when that requirement alone is broken.
+
+- "start call i at i / rate_rps seconds" (lesson: sleep until each due time, on the
+  injected clock, not a fixed gap) -> test_open_loop_schedule_that_drifts_is_rejected
+- "whether or not the earlier calls have finished"
+  -> test_open_loop_that_waits_for_each_answer_is_rejected
+- "on up to max_workers threads" -> test_open_loop_more_threads_than_max_workers_is_rejected
+- "a call's latency runs from its scheduled start, so time spent waiting for a free thread
+  counts" -> test_open_loop_with_coordinated_omission_is_rejected
+- "raise the first exception a call raised" (lesson: a failure is not a fast success)
+  -> test_open_loop_failure_lost_in_the_pool_is_rejected
+- "wall_s runs from the first scheduled start to the end" (measured, not read off the
+  schedule) -> test_open_loop_wall_time_taken_from_the_schedule_is_rejected
+- one latency per call -> the length checks in the drift and coordinated-omission tests
+"""
 
 from __future__ import annotations
 

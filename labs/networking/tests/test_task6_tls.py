@@ -5,7 +5,42 @@ needs in a folder of its own (``netlab.serve.write_files``).
 Your servers (``python -m netlab.serve rest|grpc --tls-dir DIR``) are called by the judge's
 own clients; your clients call the judge's own TLS servers, which count handshakes and
 choose which certificate to show: the right one, one for another name, an expired one, or
-one from a CA your client was never told to trust."""
+one from a CA your client was never told to trust.
+
+Each requirement of secure.py's docstrings and of the lesson, and the test that fails when
+that requirement alone is broken:
+
+- client_ssl_context "trusts only ca_file": another CA
+  -> test_rest_client_trusting_another_ca_is_rejected; the system store as well
+  -> test_rest_client_trusting_the_system_store_too_is_rejected
+- "verifies the server's certificate" (dates) -> test_rest_client_accepting_an_expired_..
+- "and name" -> test_rest_client_ignoring_the_hostname_is_rejected, and never a fixed name
+  -> test_rest_client_overriding_the_server_name_is_rejected (both certificates)
+- "presents cert_file/key_file when given" -> test_rest_client_without_its_certificate_..
+- uvicorn_ssl_options "serve TLS" -> test_rest_server_answers_a_client_certificate_from_its_ca,
+  test_rest_server_speaking_plain_http_is_rejected; "require a client certificate"
+  -> test_rest_server_accepting_a_client_without_a_certificate_is_rejected; "signed by
+  ca_file" -> test_rest_server_accepting_another_cas_certificate_is_rejected
+- ServerIdentity.grpc_credentials "require a client certificate from ca_file"
+  -> test_grpc_server_without_client_auth_is_rejected,
+  test_grpc_server_accepting_another_cas_certificate_is_rejected,
+  test_grpc_server_without_tls_is_rejected
+- "after reload(), new connections get the new certificate"
+  -> test_rotated_certificate_the_server_ignores_is_rejected; "connections already open,
+  and the calls on them, are left alone" -> test_rotation_that_drops_calls_in_flight_..
+- reload "check the files here ... raise, and keep serving the current certificate"
+  -> test_reload_accepting_a_key_that_does_not_match_is_rejected
+- SecureRestClient: a client certificate -> test_rest_client_without_its_certificate_..;
+  one connection -> test_rest_client_handshaking_per_call_is_rejected; "gives up after
+  timeout_s" -> test_secure_rest_client_ignoring_its_timeout_is_rejected; "raises on any
+  HTTP or TLS error" -> test_secure_rest_client_hiding_an_http_error_is_rejected (HTTP),
+  and the CA, name and date tests (TLS)
+- SecureGrpcClient: a client certificate -> test_grpc_client_without_its_certificate_..;
+  "must name the host in target" -> test_grpc_client_ignoring_the_hostname_is_rejected,
+  test_grpc_client_overriding_the_target_name_is_rejected; "a deadline of timeout_s"
+  -> test_secure_grpc_client_without_a_deadline_is_rejected; one channel
+  -> test_grpc_client_handshaking_per_call_is_rejected
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,41 @@
 """Task 7: overload. Your shedding runs in front of stand-in servers that hold every call
 until the test releases it (``python -m netlab.serve busy-rest|busy-grpc``), so the queue
 bound is counted, not timed. The breaker and the client run on a fake clock that only
-moves when the client sleeps; the client calls a scripted server here, in the judge."""
+moves when the client sleeps; the client calls a scripted server here, in the judge.
+
+Each requirement of overload.py's docstrings and of the lesson, and the test that fails when
+that requirement alone is broken:
+
+- LoadShedding "at most max_in_flight requests inside the app; the next one gets 429 at
+  once" -> test_rest_server_without_a_queue_bound_is_rejected; "with Retry-After:
+  <retry_after_s>" -> test_rest_shedding_without_retry_after_is_rejected; "give the slot
+  back in a finally" -> test_rest_shedding_slot_leaked_by_a_failed_request_is_rejected;
+  "exempt_paths are never shed" -> test_rest_shedding_the_health_probes_is_rejected
+- shedding_grpc_server "RESOURCE_EXHAUSTED while max_in_flight calls are handled or wait"
+  -> test_grpc_server_without_a_queue_bound_is_rejected
+- retry_after_s "None when absent or not a non-negative number of seconds"
+  -> test_retry_after_parsed_wrong_is_rejected
+- CircuitBreaker closed: "at least min_calls" -> test_breaker_opening_before_min_calls_..;
+  "the share of failures is failure_rate or more" -> test_breaker_not_opening_at_the_
+  failure_rate_..; a rate, not failures in a row -> test_breaker_counting_consecutive_..;
+  "the last window calls" -> test_breaker_without_a_window_is_rejected
+- open: "allow() is False until open_s seconds (on clock)" -> test_breaker_timed_by_the_
+  wall_clock_is_rejected, test_breaker_counting_while_open_is_rejected
+- half-open: "one trial call at a time" -> test_half_open_breaker_letting_every_call_..;
+  "its success closes the breaker (with an empty window)" -> test_successful_trial_not_
+  closing_..; "its failure opens it again" -> test_failed_trial_not_reopening_..
+- OverloadClient "with a timeout" -> test_client_without_a_timeout_is_rejected; "asks the
+  breaker before each attempt (no request sent)" -> test_client_calling_through_an_open_
+  breaker_is_rejected; "tells it each attempt's outcome: 429, 5xx and transport errors are
+  failures" -> test_client_calling_through_an_open_breaker_is_rejected (500),
+  test_client_keeping_an_overload_answer_from_the_breaker_is_rejected (429, 503),
+  test_client_keeping_transport_errors_from_the_breaker_is_rejected (refused, dropped);
+  "a 4xx other than 429 is a success" -> test_client_counting_a_400_against_the_server_..;
+  "after a 429 or 503 with Retry-After waits that long" -> test_client_ignoring_retry_
+  after_is_rejected (429, 503); "if the wait fits in budget_s" -> test_client_waiting_past_
+  its_budget_is_rejected, on the injected clock -> test_client_budget_timed_by_the_wall_
+  clock_is_rejected; "and attempts remain" -> test_client_retrying_a_429_for_ever_..
+"""
 
 from __future__ import annotations
 

@@ -306,6 +306,19 @@ def test_open_loop_schedule_that_drifts_is_rejected(bench: Any) -> None:
         f"run_open_loop(rate_rps=10, requests=20) made {len(calls)} calls and returned "
         f"{len(result.latencies_s)} latencies; expected 20 of each."
     )
+    # A call runs no earlier than it is due: the k-th call to run started no earlier than the
+    # k-th due time, on the injected clock.
+    early = [
+        (round(t - fake.start, 3), k / 10)
+        for k, t in enumerate(sorted(calls))
+        if t - fake.start < k / 10 - 1e-9
+    ]
+    assert not early, (
+        f"Calls ran before they were due (injected clock, seconds from the start; ran, due): "
+        f"{early[:5]}. Sleep until each call's due time through the injected sleep, which is "
+        "what moves the injected clock; time.sleep, or no sleep at all, sends the calls "
+        "early and offers a different load."
+    )
     assert elapsed <= 1.9 + 0.01 + 1e-9, (
         f"20 calls at 10/s are due over 1.9 s; with every sleep waking 10 ms late, the run "
         f"took {elapsed:.3f} s on the injected clock. The schedule drifted: sleep until call "

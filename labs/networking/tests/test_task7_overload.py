@@ -561,7 +561,9 @@ def test_client_counting_a_400_against_the_server_is_rejected(overload: Any, scr
 
 
 @pytest.mark.parametrize(
-    "status", [429, 503], ids=["429-without-retry-after", "503-without-retry-after"]
+    "status",
+    [429, 502, 503],
+    ids=["429-without-retry-after", "502", "503-without-retry-after"],
 )
 def test_client_keeping_an_overload_answer_from_the_breaker_is_rejected(
     overload: Any, scripted: Any, status: int

@@ -22,6 +22,7 @@ import logging
 import re
 import shutil
 import tempfile
+import time
 import tomllib
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
@@ -41,7 +42,9 @@ from grader.lab import Lab, find_lab, repo_root
 from grader.patches import StalePatch, apply_patch, make_patch, patched_paths
 from grader.results import GradeReport, Status
 from grader.runners import Runner
-from grader.workspace import submission_files
+from grader.runners.base import BulkRequest, RunOutcome
+from grader.scoring import score
+from grader.workspace import build_workspace, resolve_submission, submission_files
 
 __all__ = [
     "MANIFEST",
@@ -71,6 +74,9 @@ _FIELDS = ("task", "mistake")
 _KEBAB = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _IGNORED = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
 _DOCS = "docs/authoring-labs.md, 'Mutants'"
+# The most mutants one judge grades in a row (bulk): enough to pay its start once for a
+# task's mutants, few enough that two jobs at a time stay evenly loaded.
+BULK_SIZE = 8
 
 log = logging.getLogger(__name__)
 
@@ -344,6 +350,77 @@ def _grade_mutant(mutant: Mutant, runner: Runner) -> GradeReport:
         return report
 
 
+def _grade_bulk(mutants: Sequence[Mutant], runner: Runner) -> list[GradeReport | GraderError]:
+    """Grade ``mutants`` (one lab, one task) with one judge, where the runner can.
+
+    The runner gives each its own pytest session and its own fresh worker (see
+    ``grader/boundary/bulk.py``), so only the judge's start is shared. A mutant that could
+    not be graded this way is graded again on its own, as :func:`_grade_mutant` would.
+    """
+    run_bulk = getattr(runner, "run_bulk", None)
+    if run_bulk is None or len(mutants) < 2:
+        return [_grade_alone(m, runner) for m in mutants]
+    lab, task = mutants[0].lab, (mutants[0].task,)
+    with tempfile.TemporaryDirectory(prefix=f"mlskills-mutants-{lab.slug}-{task[0]}-") as tmp:
+        workspaces = []
+        for n, mutant in enumerate(mutants):
+            tree = overlay(mutant, Path(tmp) / f"submission-{n}")
+            workspaces.append(
+                build_workspace(lab, resolve_submission(lab, tree), Path(tmp) / f"workspace-{n}")
+            )
+        started = time.monotonic()
+        try:
+            outcomes: list[RunOutcome] = run_bulk(
+                BulkRequest(lab=lab, workspaces=tuple(workspaces), tasks=task, fail_fast=True)
+            )
+        except GraderError:
+            raise
+        except Exception as exc:  # a crash in grading becomes a result, never a traceback
+            log.debug("bulk run crashed", exc_info=True)
+            failed = RunOutcome(
+                runner.name, None, None, "", time.monotonic() - started, error=str(exc)
+            )
+            outcomes = [failed] * len(mutants)
+    reports: list[GradeReport | GraderError] = []
+    for mutant, outcome in zip(mutants, outcomes, strict=True):
+        report = score(lab, outcome, tasks=task)
+        if report.status is Status.ERROR:  # could not grade: once more, alone
+            log.info("grading %s alone after: %s", mutant.label, report.message)
+            reports.append(_grade_alone(mutant, runner, retry=False))
+        else:
+            reports.append(report)
+    return reports
+
+
+def _grade_alone(
+    mutant: Mutant, runner: Runner, *, retry: bool = True
+) -> GradeReport | GraderError:
+    try:
+        return _grade_mutant(mutant, runner) if retry else _grade_once(mutant, runner)
+    except GraderError as exc:  # one ungradable mutant must not stop the others
+        return exc
+
+
+def _grade_once(mutant: Mutant, runner: Runner) -> GradeReport:
+    with tempfile.TemporaryDirectory(prefix=f"mlskills-mutant-{mutant.name}-") as tmp:
+        submission = overlay(mutant, Path(tmp))
+        return grade_lab(
+            mutant.lab, submission=submission, runner=runner, tasks=(mutant.task,), fail_fast=True
+        )
+
+
+def _batches(mutants: Sequence[Mutant], size: int) -> list[list[Mutant]]:
+    """The mutants by lab and task, in runs of at most ``size``, biggest first."""
+    groups: dict[tuple[str, str], list[Mutant]] = {}
+    for mutant in mutants:
+        groups.setdefault((mutant.lab.slug, mutant.task), []).append(mutant)
+    batches = []
+    for group in groups.values():
+        count = -(-len(group) // size)  # as even as they can be
+        batches += [group[n::count] for n in range(count)]
+    return sorted(batches, key=len, reverse=True)
+
+
 def _first_line(text: str) -> str:
     return next((line.strip() for line in text.splitlines() if line.strip()), "")
 
@@ -383,9 +460,19 @@ def _verdict(mutant: Mutant, report: GradeReport, solution: GradeReport) -> Muta
 
 
 def check_mutants(
-    mutants: Sequence[Mutant], *, runner: Runner, jobs: int = 2, console: Console | None = None
+    mutants: Sequence[Mutant],
+    *,
+    runner: Runner,
+    jobs: int = 2,
+    console: Console | None = None,
+    bulk: bool = True,
 ) -> list[MutantResult]:
-    """Grade every mutant, and each lab's solution as the baseline, ``jobs`` at a time."""
+    """Grade every mutant, and each lab's solution as the baseline, ``jobs`` at a time.
+
+    With ``bulk`` (and a runner that can), the mutants of one task are graded by one judge
+    in runs of up to :data:`BULK_SIZE`, each still in its own pytest session with its own
+    worker; the solution is always graded on its own, as a learner's submission is.
+    """
     if jobs < 1:
         raise GraderError(f"-j must be at least 1 (got {jobs}).")
     stale_why = {m.label: why for m in mutants if (why := stale(m)) is not None}
@@ -405,20 +492,23 @@ def check_mutants(
         bar = progress.add_task("grading mutants", total=len(labs) + len(graded))
         pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="mutant")
         try:
-            pending: dict[Future[GradeReport], tuple[dict[str, GradeReport | GraderError], str]]
-            pending = {}
+            pending: dict[Future[list[GradeReport | GraderError]], list[str]] = {}
             for slug, (lab, solution) in labs.items():
-                job = pool.submit(grade_lab, lab, submission=solution, runner=runner)
-                pending[job] = (solutions, slug)
-            for mutant in graded:
-                pending[pool.submit(_grade_mutant, mutant, runner)] = (reports, mutant.label)
+                job = pool.submit(_grade_solution, lab, solution, runner)
+                pending[job] = [slug]
+            for batch in _batches(graded, BULK_SIZE if bulk else 1):
+                job = pool.submit(_grade_bulk, batch, runner)
+                pending[job] = [m.label for m in batch]
             for future in as_completed(pending):
-                into, key = pending[future]
+                keys = pending[future]
+                into = solutions if keys[0] in labs else reports
                 try:
-                    into[key] = future.result()
-                except GraderError as exc:  # one ungradable mutant must not stop the others
-                    into[key] = exc
-                progress.advance(bar)
+                    answers = future.result()
+                except GraderError as exc:  # one ungradable batch must not stop the others
+                    answers = [exc] * len(keys)
+                for key, answer in zip(keys, answers, strict=True):
+                    into[key] = answer
+                progress.advance(bar, len(keys))
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
@@ -436,6 +526,11 @@ def check_mutants(
         else:
             results.append(_verdict(mutant, report, baseline))
     return results
+
+
+def _grade_solution(lab: Lab, solution: Path, runner: Runner) -> list[GradeReport | GraderError]:
+    """The baseline: the solution's own full grade, in a run of its own."""
+    return [grade_lab(lab, submission=solution, runner=runner)]
 
 
 def kill_rates(results: Iterable[MutantResult]) -> dict[str, KillRate]:

@@ -228,3 +228,111 @@ def test_an_oversized_results_file_is_refused_before_it_is_read(
     )
     assert report.status is Status.ERROR
     assert "over the 16,777,216-byte limit" in report.message, report.message
+
+
+LINGERS = """\
+import os, subprocess, sys, time
+
+STAY = "import time; open('/tmp/left-behind', 'w').write('x'); time.sleep(600)"
+subprocess.Popen([sys.executable, "-c", STAY], start_new_session=True)
+for _ in range(200):  # until the file is there: the next submission must not see it
+    if os.path.exists("/tmp/left-behind"):
+        break
+    time.sleep(0.05)
+
+
+def add(a, b):
+    return a + b
+
+
+def mul(a, b):
+    return a * b
+"""
+
+NOTICES_LEFTOVERS = """\
+import os
+
+
+def _leftovers():
+    me = (os.getpid(), os.getppid())
+    lingering = []
+    for pid in [p for p in os.listdir("/proc") if p.isdigit() and int(p) not in me]:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                if b"left-behind" in handle.read():
+                    lingering.append(pid)
+        except OSError:
+            pass
+    return os.path.exists("/tmp/left-behind") or bool(lingering)
+
+
+def add(a, b):
+    return a + b
+
+
+def mul(a, b):
+    return -1 if _leftovers() else a * b
+"""
+
+HANGS = """\
+import time
+
+
+def add(a, b):
+    return a + b
+
+
+def mul(a, b):
+    time.sleep(3600)
+"""
+
+
+def test_bulk_grades_each_submission_alone_and_a_hang_ends_only_its_own(
+    tmp_path: Path, docker_runner: Any
+) -> None:
+    """One judge, four submissions: what one leaves behind (a process, a file in /tmp)
+    is gone before the next starts, and one that hangs past the time limit times out
+    alone; the rest are graded in a new container."""
+    import shutil
+
+    from grader.lab import load_lab
+    from grader.runners import BulkRequest
+    from grader.scoring import score
+    from grader.workspace import build_workspace, resolve_submission
+    from tests.conftest import FIXTURE_LABS, FIXTURE_SOLUTIONS
+
+    lab_dir = tmp_path / "labs" / "calc-bulk"
+    shutil.copytree(FIXTURE_LABS / "calc", lab_dir)
+    manifest = (lab_dir / "lab.toml").read_text()
+    manifest = manifest.replace('slug = "calc"', 'slug = "calc-bulk"')
+    (lab_dir / "lab.toml").write_text(manifest.replace("time_limit_s = 60", "time_limit_s = 12"))
+    lab = load_lab(lab_dir)
+    sources = {
+        "lingers": LINGERS,
+        "notices-leftovers": NOTICES_LEFTOVERS,
+        "hangs": HANGS,
+        "solution": (FIXTURE_SOLUTIONS / "calc" / "fx" / "calc.py").read_text(),
+    }
+    workspaces = []
+    for name, source in sources.items():
+        tree = tmp_path / "submissions" / name
+        shutil.copytree(FIXTURE_SOLUTIONS / "calc", tree)
+        (tree / "fx" / "calc.py").write_text(source)
+        workspaces.append(
+            build_workspace(lab, resolve_submission(lab, tree), tmp_path / "ws" / name)
+        )
+    outcomes = docker_runner.run_bulk(
+        BulkRequest(lab=lab, workspaces=tuple(workspaces), tasks=("2",), fail_fast=True)
+    )
+    reports = dict(zip(sources, (score(lab, o, tasks=("2",)) for o in outcomes), strict=True))
+    assert_no_container_left("calc-bulk")
+
+    assert passed(reports["lingers"]), reports["lingers"].tasks
+    assert passed(reports["notices-leftovers"]), reports["notices-leftovers"].tasks
+    hung = reports["hangs"]
+    assert hung.status is Status.TIMEOUT, (hung.status, hung.message)
+    assert outcomes[2].timed_out
+    assert passed(reports["solution"]), (reports["solution"].message, outcomes[3].output)
+    # Each session reported its own tests only, once.
+    for report in reports.values():
+        assert len(report.tasks[0].tests) == 2

@@ -316,3 +316,39 @@ def test_a_mutant_stops_at_its_first_failing_test_and_the_rest_count_as_failed(
     (task,) = report.tasks
     assert [t.status.value for t in task.tests] == ["fail", "fail"]
     assert task.tests[1].message == "did not run"
+
+
+def test_bulk_grading_hands_a_tasks_mutants_to_one_run_and_regrades_an_error_alone(
+    root: Path,
+) -> None:
+    """A runner that can grade in bulk gets a task's mutants in one request; a mutant its
+    bulk run could not grade is graded again on its own, and still counts."""
+    from grader.runners import BulkRequest, RunOutcome, RunRequest
+
+    class Bulk(LocalRunner):
+        def __init__(self) -> None:
+            super().__init__()
+            self.requests: list[int] = []
+
+        def run_bulk(self, request: BulkRequest) -> list[RunOutcome]:
+            self.requests.append(len(request.workspaces))
+            outcomes = [
+                self.run(RunRequest(request.lab, w, request.tasks, request.fail_fast))
+                for w in request.workspaces
+            ]
+            # The first one "crashed the judge": no results at all.
+            outcomes[0] = RunOutcome(self.name, None, None, "", 0.0, error="judge ended")
+            return outcomes
+
+    for name in ("mul-adds", "mul-subtracts"):
+        op = "+" if name == "mul-adds" else "-"
+        write_mutant(
+            root,
+            name,
+            f'task = 2\nmistake = "{name}"\n',
+            {"fx/calc.py": REPEATED_ADDITION.replace("sum(a for _ in range(b))", f"a {op} b")},
+        )
+    runner = Bulk()
+    results = check_mutants(find_mutants(["calc"], root=root), runner=runner, jobs=1)
+    assert runner.requests == [2]
+    assert [r.verdict for r in results] == [Verdict.KILLED, Verdict.KILLED], results

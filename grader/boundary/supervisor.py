@@ -48,8 +48,16 @@ class Supervisor:
         self.args = args
         self.workers: set[int] = set()
         self.lock = threading.Lock()
+        self.judge_pid = 0
 
-    def learner_env(self, extra: dict[str, Any]) -> dict[str, str]:
+    def learner_root(self, request: dict[str, Any]) -> str:
+        """The folder a worker starts in: the one the judge asks for, if it is a learner's
+        folder this container was given (``--learner-root``, once per submission)."""
+        wanted = request.get("cwd")
+        roots: list[str] = self.args.learner_root
+        return wanted if isinstance(wanted, str) and wanted in roots else roots[0]
+
+    def learner_env(self, extra: dict[str, Any], root: str) -> dict[str, str]:
         env = {k: os.environ[k] for k in _LEARNER_ENV_KEEP if k in os.environ}
         env.update({str(k): str(v) for k, v in extra.items() if not str(k).startswith("MLSKILLS_")})
         env.update(
@@ -58,17 +66,18 @@ class Supervisor:
                 "TMPDIR": "/tmp",
                 "PYTHONDONTWRITEBYTECODE": "1",
                 "PYTHONUNBUFFERED": "1",
-                "PYTHONPATH": os.pathsep.join([self.args.learner_root, _PACKAGE_PARENT]),
+                "PYTHONPATH": os.pathsep.join([root, _PACKAGE_PARENT]),
             }
         )
         return env
 
     def spawn(self, request: dict[str, Any], fd: int) -> dict[str, Any]:
         uid = self.args.learner_uid
+        root = self.learner_root(request)
         proc = subprocess.Popen(
             [sys.executable, "-m", f"{_PACKAGE}.worker", "--fd", str(fd)],
-            cwd=self.args.learner_root,
-            env=self.learner_env(request.get("env") or {}),
+            cwd=root,
+            env=self.learner_env(request.get("env") or {}, root),
             pass_fds=[fd],
             stdin=subprocess.DEVNULL,
             user=uid,
@@ -90,6 +99,47 @@ class Supervisor:
                 os.killpg(pid, signal.SIGKILL)
         return {"killed": known}
 
+    def reset(self) -> dict[str, Any]:
+        """Between two submissions graded by one judge: end every process of the learner's
+        user and remove its files from /tmp, so nothing of one reaches the next."""
+        uid = self.args.learner_uid
+        with self.lock:
+            self.workers.clear()
+        _kill_the_rest({uid}, only_uids=True)
+        # Root here cannot delete another user's files (no CAP_FOWNER): the learner's
+        # own user does, in a process that holds nothing else.
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            subprocess.run(
+                [sys.executable, "-c", _CLEAR_TMP],
+                cwd="/",
+                env={"PATH": os.environ.get("PATH", "")},
+                stdin=subprocess.DEVNULL,
+                user=uid,
+                group=uid,
+                extra_groups=[],
+                timeout=60,
+                check=False,
+            )
+        _kill_the_rest({uid}, only_uids=True)
+        self._reap_orphans()
+        return {"reset": True}
+
+    def _reap_orphans(self) -> None:
+        """Reap the learner's processes that were handed to this one (PID 1) when their
+        parents died: in a long run their zombies would fill the pids limit."""
+        me = str(os.getpid())
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) == self.judge_pid:
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if fields[0] == "Z" and fields[1] == me:
+                with contextlib.suppress(ChildProcessError, OSError):
+                    os.waitpid(int(entry), os.WNOHANG)
+
     def serve(self, channel: socket.socket) -> None:
         """Answer the judge's spawn and kill requests until it closes the socket."""
         while True:
@@ -105,6 +155,8 @@ class Supervisor:
                     reply = self.spawn(request, fds[0])
                 elif request.get("op") == "kill":
                     reply = self.kill(request)
+                elif request.get("op") == "reset":
+                    reply = self.reset()
                 else:
                     reply = {"error": "unknown request"}
             except (ValueError, OSError, subprocess.SubprocessError) as exc:
@@ -141,6 +193,7 @@ class Supervisor:
             # judge (root here has no DAC override); no other thread runs yet.
             preexec_fn=lambda: os.chdir(cwd),
         )
+        self.judge_pid = judge.pid
         theirs.close()
         threading.Thread(target=self.serve, args=(mine,), daemon=True).start()
         code = judge.wait()
@@ -148,14 +201,30 @@ class Supervisor:
         return code
 
 
-def _kill_the_rest(uids: set[int]) -> None:
+_CLEAR_TMP = """
+import os, shutil
+for entry in os.scandir("/tmp"):
+    try:
+        if entry.stat(follow_symlinks=False).st_uid != os.getuid():
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            os.unlink(entry.path)
+    except OSError:
+        pass
+"""
+
+
+def _kill_the_rest(uids: set[int], *, only_uids: bool = False) -> None:
     """Kill what the judge and the workers left running: in a container (where this is
-    PID 1) every other process, and on a shared machine every process of their users."""
+    PID 1) every other process, and on a shared machine (or with ``only_uids``) every
+    process of their users."""
     me = os.getpid()
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == me:
             continue
-        if me != 1:
+        if me != 1 or only_uids:
             try:
                 with open(f"/proc/{entry}/status") as handle:
                     line = next(ln for ln in handle if ln.startswith("Uid:"))
@@ -171,7 +240,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="mlskills supervisor")
     parser.add_argument("--judge-uid", type=int, required=True)
     parser.add_argument("--learner-uid", type=int, required=True)
-    parser.add_argument("--learner-root", required=True)
+    parser.add_argument(
+        "--learner-root",
+        action="append",
+        required=True,
+        help="where workers start; once per submission when one judge grades several",
+    )
     parser.add_argument("--judge-tmp", required=True, help="the judge's private tmpfs")
     parser.add_argument("--judge-cwd", required=True, help="the folder pytest runs in")
     parser.add_argument(

@@ -9,7 +9,7 @@ from typing import Protocol
 from grader.lab import Lab
 from grader.workspace import Workspace
 
-__all__ = ["OutputCapture", "RunOutcome", "RunRequest", "Runner"]
+__all__ = ["BulkRequest", "BulkRunner", "OutputCapture", "RunOutcome", "RunRequest", "Runner"]
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +20,21 @@ class RunRequest:
     workspace: Workspace
     tasks: tuple[str, ...] = ()  # only these tasks' tests; () means every task
     fail_fast: bool = False  # stop at the first failure (a mutant needs only one)
+
+
+@dataclass(frozen=True)
+class BulkRequest:
+    """Several submissions of one sealed lab, each graded on its own, by one judge.
+
+    For mutants: the judge's start (its container, its imports, its collection) is paid
+    once for them all; each submission still gets its own pytest session (fresh session
+    fixtures) and its own fresh worker. ``workspaces`` differ only in the learner's files.
+    """
+
+    lab: Lab
+    workspaces: tuple[Workspace, ...]
+    tasks: tuple[str, ...] = ()
+    fail_fast: bool = False
 
 
 @dataclass(frozen=True)
@@ -38,6 +53,14 @@ class Runner(Protocol):
     name: str
 
     def run(self, request: RunRequest) -> RunOutcome: ...
+
+
+class BulkRunner(Runner, Protocol):
+    """A runner that can also grade several submissions with one judge."""
+
+    def run_bulk(self, request: BulkRequest) -> list[RunOutcome]:
+        """One outcome per workspace, in order, each as :meth:`run` would give it."""
+        ...
 
 
 class OutputCapture:

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import fcntl
 import io
+import json
 import logging
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -23,7 +25,7 @@ import tarfile
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -36,8 +38,14 @@ from docker.types import LogConfig, Mount
 from grader import images
 from grader.errors import ImageBuildError, RunnerUnavailable
 from grader.lab import Lab
-from grader.runners.base import OutputCapture, RunOutcome, RunRequest
-from grader.workspace import Workspace, grading_env, pytest_command, supervised
+from grader.runners.base import BulkRequest, OutputCapture, RunOutcome, RunRequest
+from grader.workspace import (
+    BOUNDARY_PACKAGE,
+    Workspace,
+    grading_env,
+    pytest_command,
+    supervised,
+)
 
 __all__ = [
     "COMPOSE_IMAGE",
@@ -211,10 +219,14 @@ RESULTS_DIR = f"{GRADING}/judge/results"
 JUDGE_TMP = "/judge-tmp"
 
 
-def _tar_of(workspace: Workspace, judge_uid: int) -> bytes:
+def _tar_of(
+    workspace: Workspace, judge_uid: int, learners: Sequence[tuple[Path, str]] = ()
+) -> bytes:
     """The workspace as laid out under ``GRADING``, with owners and modes set in the tar.
 
     Docker keeps them when it unpacks, so nothing in the container needs to chown.
+    ``learners`` (bulk grading) are more learner folders, each at its own path under
+    ``workspace/``, instead of the workspace's own.
     """
     buffer = io.BytesIO()
 
@@ -237,7 +249,9 @@ def _tar_of(workspace: Workspace, judge_uid: int) -> bytes:
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         tar.addfile(read_only(_dir_info("workspace")))
         tar.add(workspace.grader_dir, arcname="workspace/grader", filter=read_only)
-        if workspace.sealed:
+        for folder, arcname in learners:
+            tar.add(folder, arcname=arcname, filter=read_only)
+        if workspace.sealed and not learners:
             tar.add(workspace.learner_dir, arcname="workspace/lab", filter=read_only)
         tar.addfile(private_dir("judge"))
         tar.add(workspace.judge_dir, arcname="judge/lab", filter=read_only)
@@ -300,6 +314,73 @@ def _read_results(container: Any, path: str) -> tuple[str | None, str]:
         return handle.read(RESULTS_LIMIT).decode("utf-8", "replace"), ""
 
 
+def _read_results_dir(container: Any, path: str) -> dict[str, tuple[str | None, str]]:
+    """Every file in the folder ``path``: name -> (its text, '') or (None, why not)."""
+    try:
+        stream, _ = container.get_archive(path)
+    except NotFound:
+        return {}
+    found: dict[str, tuple[str | None, str]] = {}
+    with tarfile.open(fileobj=io.BufferedReader(_Chunks(iter(stream))), mode="r|") as tar:
+        for member in tar:
+            if not member.isfile():
+                continue
+            name = member.name.rsplit("/", 1)[-1]
+            if member.size > RESULTS_LIMIT:
+                found[name] = (
+                    None,
+                    f"The results file grew to {member.size:,} bytes, over the "
+                    f"{RESULTS_LIMIT:,}-byte limit, so it was not read.",
+                )
+                continue
+            handle = tar.extractfile(member)
+            if handle is not None:
+                found[name] = (handle.read(RESULTS_LIMIT).decode("utf-8", "replace"), "")
+    return found
+
+
+def _status_events(text: str | None) -> dict[int, dict[str, Any]]:
+    """The bulk driver's last word on each session: start, done or timeout."""
+    events: dict[int, dict[str, Any]] = {}
+    for line in (text or "").splitlines():
+        with suppress(ValueError):
+            record = json.loads(line)
+            if isinstance(record, dict) and type(record.get("index")) is int:
+                events[record["index"]] = record
+    return events
+
+
+_SEGMENT = re.compile(rb"^=== mlskills bulk submission (\d+) ===$", re.MULTILINE)
+
+
+class _FullLog(OutputCapture):
+    """A bulk container's whole output (up to a cap), cut into each session's part."""
+
+    LIMIT = 32 * 1024 * 1024
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._all = bytearray()
+
+    def feed(self, chunk: bytes) -> None:
+        super().feed(chunk)
+        room = self.LIMIT - len(self._all)
+        if room > 0:
+            self._all += chunk[:room]
+
+    def segments(self) -> dict[int, str]:
+        """Each session's output, capped as a single grade's is."""
+        data = bytes(self._all)
+        marks = list(_SEGMENT.finditer(data))
+        parts: dict[int, str] = {}
+        for n, mark in enumerate(marks):
+            end = marks[n + 1].start() if n + 1 < len(marks) else len(data)
+            capture = OutputCapture()
+            capture.feed(data[mark.end() : end].lstrip(b"\n"))
+            parts[int(mark.group(1))] = capture.text()
+        return parts
+
+
 class DockerRunner:
     name = "docker"
 
@@ -325,7 +406,6 @@ class DockerRunner:
         workspace = request.workspace
         token = secrets.token_hex(16)
         results_path = f"{RESULTS_DIR}/{token}.jsonl"
-        memory = f"{lab.limits.memory_mb}m"
         # A sealed lab's judge is a user of its own; an in-process lab's tests import the
         # learner's code, so they run as the learner.
         judge_uid = images.JUDGE_UID if workspace.sealed else images.LEARNER_UID
@@ -350,34 +430,7 @@ class DockerRunner:
             learner_uid=images.LEARNER_UID,
             max_file_mb=lab.limits.memory_mb // 2,
         )
-        # Both tmpfs count against the memory limit, so each gets half: filling them is a
-        # "no space left" for the code that did it, not an out-of-memory kill.
-        tmp = f"rw,exec,nosuid,nodev,size={lab.limits.memory_mb // 2}m"
-        container = client.containers.create(
-            image,
-            command=command,
-            working_dir=f"{GRADING}/workspace",
-            user="0:0",  # the supervisor, which starts the judge and the workers as others
-            hostname="localhost",
-            network_mode="none",
-            read_only=True,
-            tmpfs={
-                "/tmp": tmp,
-                JUDGE_TMP: f"{tmp},uid={judge_uid},gid={judge_uid},mode=0700",
-            },
-            mounts=[Mount(GRADING, None, type="volume")],
-            mem_limit=memory,
-            memswap_limit=memory,
-            nano_cpus=int(lab.limits.cpus * 1e9),
-            pids_limit=lab.limits.pids,
-            cap_drop=["ALL"],
-            cap_add=["SETUID", "SETGID", "KILL"],
-            security_opt=["no-new-privileges"],
-            labels={JOB_LABEL: token, "mlskills.lab": lab.slug},
-            environment=environment,
-            log_config=LogConfig(type="json-file", config={"max-size": "8m", "max-file": "1"}),
-            detach=True,
-        )
+        container = _create(client, image, lab, command, environment, judge_uid, token)
         capture = OutputCapture()
         started = time.monotonic()
         timed_out = False
@@ -426,6 +479,193 @@ class DockerRunner:
             error=error,
             notices=notices,
         )
+
+    # -- bulk: several submissions, one judge -------------------------------------------
+
+    def run_bulk(self, request: BulkRequest) -> list[RunOutcome]:
+        """Grade each of ``request.workspaces`` as :meth:`run` would, with one judge.
+
+        One container runs the judge's ``bulk`` driver (see ``grader/boundary/bulk.py``):
+        a pytest session per submission, each with fresh session fixtures and a fresh
+        worker started in that submission's own folder. A session that runs past the
+        lab's time limit ends the container; what finished keeps its outcome, the
+        submission in progress gets a timeout, and the rest go to a new container. An
+        in-process lab's tests import the learner's code, so each of its submissions
+        gets a container of its own.
+        """
+        workspaces = request.workspaces
+        if not all(w.sealed for w in workspaces):
+            return [
+                self.run(RunRequest(request.lab, w, request.tasks, request.fail_fast))
+                for w in workspaces
+            ]
+        try:
+            client = _client()
+        except DockerException as exc:
+            raise RunnerUnavailable(f"Docker is not usable: {exc}") from None
+        try:
+            image = ensure_lab_image(client, request.lab)
+            outcomes: list[RunOutcome] = []
+            while len(outcomes) < len(workspaces):
+                outcomes += self._run_bulk_container(client, image, request, len(outcomes))
+            return outcomes
+        finally:
+            client.close()
+
+    def _run_bulk_container(
+        self, client: docker.DockerClient, image: str, request: BulkRequest, first: int
+    ) -> list[RunOutcome]:
+        """Outcomes for ``request.workspaces[first:]``, or for as many of them as this
+        container got through (always at least one)."""
+        lab = request.lab
+        workspaces = request.workspaces
+        roots = {i: f"{GRADING}/workspace/lab-{i}" for i in range(first, len(workspaces))}
+        token = secrets.token_hex(16)
+        prefix = f"{RESULTS_DIR}/{token}"
+        per_session = lab.limits.time_limit_s
+        judge_uid = images.JUDGE_UID
+        environment = grading_env(
+            grader_dir=GRADER_DIR,
+            judge_dir=JUDGE_DIR,
+            learner_dir=roots[first],
+            results=f"{prefix}-none.jsonl",  # each session gets its own from the driver
+        )
+        tests = pytest_command(
+            "python", GRADER_DIR, JUDGE_DIR, request.tasks, fail_fast=request.fail_fast
+        )
+        assert tests[1:3] == ["-m", "pytest"], tests
+        judge = [
+            "python",
+            "-m",
+            f"{BOUNDARY_PACKAGE}.bulk",
+            f"--status={prefix}-status.jsonl",
+            f"--results-prefix={prefix}",
+            f"--time-limit={per_session}",
+            f"--first={first}",
+            *(f"--root={root}" for root in roots.values()),
+            "--",
+            *tests[3:],
+        ]
+        command = supervised(
+            judge,
+            environment,
+            python="python",
+            grader_dir=GRADER_DIR,
+            judge_dir=JUDGE_DIR,
+            learner_dir=roots[first],
+            judge_tmp=JUDGE_TMP,
+            judge_uid=judge_uid,
+            learner_uid=images.LEARNER_UID,
+            max_file_mb=lab.limits.memory_mb // 2,
+        )
+        split = command.index("--")
+        command[split:split] = [f"--learner-root={root}" for root in list(roots.values())[1:]]
+        learners = [
+            (workspaces[i].learner_dir, root.removeprefix(f"{GRADING}/"))
+            for i, root in roots.items()
+        ]
+        container = _create(client, image, lab, command, environment, judge_uid, token)
+        log_ = _FullLog()
+        started = time.monotonic()
+        timed_out = False
+        try:
+            container.put_archive(GRADING, _tar_of(workspaces[first], judge_uid, learners))
+            container.start()
+            reader = threading.Thread(target=_pump_logs, args=(container, log_), daemon=True)
+            reader.start()
+            try:
+                # Every session's own limit is kept by the driver; this one is for the driver.
+                container.wait(timeout=per_session * len(roots) + 120)
+            except (requests.RequestException, OSError):
+                timed_out = True
+                _quietly(container.kill)
+            reader.join(timeout=10)
+            container.reload()
+            oom = bool(container.attrs["State"].get("OOMKilled"))
+            files = _read_results_dir(container, RESULTS_DIR)
+        finally:
+            _quietly(lambda: container.remove(v=True, force=True))
+        elapsed = time.monotonic() - started
+        events = _status_events(files.get(f"{token}-status.jsonl", ("", ""))[0])
+        outputs = log_.segments()
+        outcomes: list[RunOutcome] = []
+        for i in roots:
+            results, problem = files.get(f"{token}-{i}.jsonl", (None, ""))
+            event = events.get(i)
+            if event is None:
+                break  # never started: the next container grades it
+            done = event.get("event") == "done"
+            over = event.get("event") == "timeout" or (not done and timed_out)
+            error = problem
+            if not done and not over:
+                error = error or (
+                    "The tests ran out of memory and were killed."
+                    if oom
+                    else "The judge ended while these tests ran."
+                )
+            outcomes.append(
+                RunOutcome(
+                    runner=self.name,
+                    exit_code=int(event.get("exitstatus", -1)) if done else None,
+                    results=results,
+                    output=outputs.get(i, ""),
+                    duration_s=float(event.get("duration_s", per_session if over else 0.0)),
+                    timed_out=over,
+                    error=error,
+                    notices=self.notices,
+                )
+            )
+            if not done:
+                break
+        if not outcomes:  # the container never got to a session: nothing to retry here
+            text = log_.text()[-2000:]
+            why = f"The grading container ended before any test ran ({elapsed:.0f} s). {text}"
+            outcomes = [
+                RunOutcome(self.name, None, None, text, elapsed, timed_out, why, self.notices)
+                for _ in roots
+            ]
+        return outcomes
+
+
+def _create(
+    client: docker.DockerClient,
+    image: str,
+    lab: Lab,
+    command: list[str],
+    environment: dict[str, str],
+    judge_uid: int,
+    token: str,
+) -> Any:
+    """The sandbox container (see the module docstring), created and not yet started."""
+    # Both tmpfs count against the memory limit, so each gets half: filling them is a
+    # "no space left" for the code that did it, not an out-of-memory kill.
+    tmp = f"rw,exec,nosuid,nodev,size={lab.limits.memory_mb // 2}m"
+    memory = f"{lab.limits.memory_mb}m"
+    return client.containers.create(
+        image,
+        command=command,
+        working_dir=f"{GRADING}/workspace",
+        user="0:0",  # the supervisor, which starts the judge and the workers as others
+        hostname="localhost",
+        network_mode="none",
+        read_only=True,
+        tmpfs={
+            "/tmp": tmp,
+            JUDGE_TMP: f"{tmp},uid={judge_uid},gid={judge_uid},mode=0700",
+        },
+        mounts=[Mount(GRADING, None, type="volume")],
+        mem_limit=memory,
+        memswap_limit=memory,
+        nano_cpus=int(lab.limits.cpus * 1e9),
+        pids_limit=lab.limits.pids,
+        cap_drop=["ALL"],
+        cap_add=["SETUID", "SETGID", "KILL"],
+        security_opt=["no-new-privileges"],
+        labels={JOB_LABEL: token, "mlskills.lab": lab.slug},
+        environment=environment,
+        log_config=LogConfig(type="json-file", config={"max-size": "8m", "max-file": "1"}),
+        detach=True,
+    )
 
 
 # Docker 20.10's json-file follower can fall behind a flood and lose the file when the

@@ -6,6 +6,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+UV     := $(BIN)/uv
 DEV    := $(VENV)/.installed-dev
 # pip's own chatter (and setuptools' warnings) go to .venv/install.log, shown on failure.
 # No --no-compile: the grader runs suites and workers with PYTHONDONTWRITEBYTECODE=1 (no
@@ -20,7 +21,7 @@ ARGS   ?=
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-setup: $(STAMP) ## create .venv with the grader; a lab's packages come with its first local grade
+setup: $(STAMP) $(UV) ## create .venv with the grader; a lab's packages come with its first local grade
 
 $(STAMP): pyproject.toml constraints.txt
 	@echo "Installing the grader into $(VENV) (once; a lab's own packages are added the first time it is graded without Docker)"
@@ -28,6 +29,12 @@ $(STAMP): pyproject.toml constraints.txt
 	@$(PIP) --upgrade pip > $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
 	@$(PIP) -c constraints.txt -e . > $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
 	@touch $(STAMP)
+
+# uv makes each lab's own environment (.venv/labs/<slug>) for its local grades: exactly the
+# lab's packages, as its image has them, hard-linked from one cache.
+$(UV): $(STAMP)
+	@$(PIP) uv==0.13.9 > $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
+	@touch $(UV)
 
 dev: $(DEV) ## contributors: every lab's packages, ruff, mypy and playwright in .venv
 
@@ -44,13 +51,13 @@ $(DEV): $(STAMP)
 QUIET_FAIL := || { code=$$?; [ $$code -le 2 ] || exit $$code; }
 
 grade: setup ## grade your copy of a lab:  make grade lab=networking [task=3]
-	@$(BIN)/python -m grader grade $(lab) $(if $(task),--task $(task)) $(ARGS) $(QUIET_FAIL)
+	@MLSKILLS_LAB_ENVS=1 $(BIN)/python -m grader grade $(lab) $(if $(task),--task $(task)) $(ARGS) $(QUIET_FAIL)
 
 hint: setup ## a hint; ask again for a bigger one:  make hint lab=networking task=1
 	@$(BIN)/python -m grader hint $(lab) $(task) $(QUIET_FAIL)
 
 watch: setup ## re-grade each time you save:  make watch lab=networking
-	@$(BIN)/python -m grader watch $(lab) $(ARGS) $(QUIET_FAIL)
+	@MLSKILLS_LAB_ENVS=1 $(BIN)/python -m grader watch $(lab) $(ARGS) $(QUIET_FAIL)
 
 progress: setup ## every lab and task: done, not yet, not started
 	@$(BIN)/python -m grader progress $(QUIET_FAIL)

@@ -14,7 +14,17 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from grader import api, batch, classroom50, gradescope, mutants, report, roster, similarity
+from grader import (
+    api,
+    batch,
+    classroom50,
+    gradescope,
+    install,
+    mutants,
+    report,
+    roster,
+    similarity,
+)
 from grader.errors import GraderError, ManifestError
 from grader.hints import next_hints
 from grader.lab import Lab, find_lab, labs_dir, list_labs, load_lab, repo_root
@@ -323,7 +333,13 @@ def _list(args: argparse.Namespace, out: Console) -> int:
     return 2 if broken else 0
 
 
+def _note(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def _grade(args: argparse.Namespace, out: Console) -> int:
+    # A local grade runs in the lab's own environment when make or ./mlskills asks for it.
+    install.regrade_there_if_local(args.slug, args.runner, sys.argv[1:], announce=_note)
     outputs = {
         "json_path": args.json,
         "junit_path": args.junit,
@@ -403,6 +419,7 @@ def _image(args: argparse.Namespace, out: Console) -> int:
 
 
 def _watch(args: argparse.Namespace, out: Console) -> int:
+    install.regrade_there_if_local(args.slug, args.runner, sys.argv[1:], announce=_note)
     lab = find_lab(args.slug)
     runner = select_runner(args.runner)
     last = explain_working_copy(lab, api.grade_lab(lab, submission=None, runner=runner))

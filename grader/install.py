@@ -1,5 +1,11 @@
 """A lab's Python packages on this machine, installed the first time the lab runs locally.
 
+Where ``uv`` is at hand and ``MLSKILLS_LAB_ENVS=1`` (``make grade`` and ``./mlskills`` set
+it), a local grade runs in the lab's own environment, ``.venv/labs/<slug>``: the grader and
+exactly the lab's packages, as its image has them, so an import the image lacks fails
+locally too. uv makes these environments cheap (hard links from one cache). Without uv,
+or with the variable unset, the packages go into the grader's own environment as below.
+
 ``make setup`` installs only the grader. The Docker runner needs nothing more on the host
 (each lab image holds its own packages), so a lab's packages are added to the grader's
 environment the first time that lab is graded with the local runner, pinned by the
@@ -11,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import re
 import shutil
@@ -20,11 +27,25 @@ from collections.abc import Callable, Iterator
 from importlib import metadata
 from pathlib import Path
 
-from grader.lab import Lab, repo_root
+from grader.errors import GraderError
+from grader.lab import Lab, find_lab, repo_root
 
-__all__ = ["NO_INSTALL_ENV", "ensure_packages", "java_problem", "missing_packages"]
+__all__ = [
+    "LAB_ENVS_ENV",
+    "NO_INSTALL_ENV",
+    "ensure_lab_env",
+    "ensure_packages",
+    "java_problem",
+    "lab_env_python",
+    "missing_packages",
+    "regrade_in_lab_env",
+    "regrade_there_if_local",
+]
 
 NO_INSTALL_ENV = "MLSKILLS_NO_INSTALL"  # "1": report missing packages, never install them
+LAB_ENVS_ENV = "MLSKILLS_LAB_ENVS"  # "1": grade locally in the lab's own environment
+_INSIDE_ENV = "MLSKILLS_IN_LAB_ENV"  # set to the slug in the grader re-run inside it
+_STAMP = ".mlskills-lab-env"
 
 
 def _distribution_name(requirement: str) -> str:
@@ -178,3 +199,115 @@ def ensure_packages(lab: Lab, *, announce: Callable[[str], None]) -> str:
             f"Try it by hand: {command}; or grade with --runner docker."
         )
     return ""
+
+
+# -- a lab's own environment -------------------------------------------------------------
+
+
+_PROJECT = Path(__file__).resolve().parent.parent  # the grader's own checkout
+
+
+def lab_env_python(lab: Lab) -> Path:
+    """Inside the grader's environment (``.venv/labs/<slug>``), git-ignored with it."""
+    return Path(sys.prefix) / "labs" / lab.slug / "bin" / "python"
+
+
+def _uv() -> str | None:
+    beside = Path(sys.executable).parent / "uv"  # make setup installs it into .venv
+    return str(beside) if beside.is_file() else shutil.which("uv")
+
+
+def _env_key(lab: Lab) -> str:
+    """What a lab's environment is made from: its packages and the project's pins."""
+    digest = hashlib.sha256("\n".join(sorted(lab.image.python)).encode())
+    for name in ("constraints.txt", "pyproject.toml"):
+        path = _PROJECT / name
+        digest.update(path.read_bytes() if path.is_file() else b"")
+    return digest.hexdigest()
+
+
+def ensure_lab_env(lab: Lab, *, announce: Callable[[str], None]) -> tuple[Path | None, str]:
+    """``lab``'s own environment, made or brought up to date with uv: (its python, '') or
+    (None, why not). It holds the grader (editable, with its four dependencies) and exactly
+    the lab's packages, pinned by constraints.txt."""
+    uv = _uv()
+    python = lab_env_python(lab)
+    env_dir = python.parent.parent
+    key = _env_key(lab)
+    stamp = env_dir / _STAMP
+    if python.is_file() and stamp.is_file() and stamp.read_text(encoding="utf-8") == key:
+        return python, ""
+    if uv is None:
+        return None, "uv is not installed (make setup installs it into .venv)"
+    announce(
+        f"Making the {lab.slug} lab's own environment ({env_dir}: the grader and "
+        f"{', '.join(lab.image.python)}, as the lab's image has them)."
+    )
+    quiet = {"capture_output": True, "text": True, "check": False}
+    base = getattr(sys, "_base_executable", sys.executable)
+    steps = [
+        [uv, "venv", "--quiet", "--allow-existing", "--python", base, str(env_dir)],
+        [
+            uv,
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            str(python),
+            "--compile-bytecode",  # suites run with PYTHONDONTWRITEBYTECODE=1
+            "-c",
+            str(_PROJECT / "constraints.txt"),
+            "-e",
+            str(_PROJECT),
+            *lab.image.python,
+        ],
+    ]
+    with _install_lock():
+        for step in steps:
+            proc = subprocess.run(step, **quiet)  # type: ignore[call-overload]
+            if proc.returncode != 0:
+                lines = [ln for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
+                cause = lines[-1].strip() if lines else f"uv exited with {proc.returncode}"
+                return None, f"Could not make the {lab.slug} lab's environment: {cause}"
+        stamp.write_text(key, encoding="utf-8")
+    return python, ""
+
+
+def regrade_in_lab_env(
+    lab: Lab, *, local: bool, argv: list[str], announce: Callable[[str], None]
+) -> str:
+    """Run this grader command again in ``lab``'s own environment, when the grade is local
+    and ``MLSKILLS_LAB_ENVS=1``. Does not return when it does; otherwise returns why not
+    ('' when it simply does not apply), and the grade goes on here."""
+    wanted = os.environ.get(LAB_ENVS_ENV) == "1" and local and bool(lab.image.python)
+    if not wanted or os.environ.get(_INSIDE_ENV) == lab.slug:
+        return ""
+    python, problem = ensure_lab_env(lab, announce=announce)
+    if python is None:
+        return problem
+    env = {**os.environ, _INSIDE_ENV: lab.slug}
+    os.execve(str(python), [str(python), "-m", "grader", *argv], env)
+
+
+def regrade_there_if_local(
+    slug: str | None, runner: str, argv: list[str], *, announce: Callable[[str], None]
+) -> None:
+    """For ``grade`` and ``watch``: when this grade of ``slug`` will run locally (``runner``
+    is local, or auto with no Docker engine), run it in the lab's own environment
+    (:func:`regrade_in_lab_env`). A lab it cannot be made for is graded here, with a note."""
+    if os.environ.get(LAB_ENVS_ENV) != "1" or not slug or os.environ.get(_INSIDE_ENV) == slug:
+        return
+    try:
+        lab = find_lab(slug)
+    except GraderError:
+        return  # the grade itself says why
+    if runner == "docker" or not lab.image.python:
+        return
+    if runner == "auto":
+        from grader.runners.select import docker_problem  # the runners import this module
+
+        if docker_problem() is None:
+            return
+    problem = regrade_in_lab_env(lab, local=True, argv=argv, announce=announce)
+    if problem:
+        announce(f"{problem}; grading in the grader's own environment instead.")

@@ -102,3 +102,93 @@ def test_a_stale_java_home_stops_the_grade_before_any_install(
     said: list[str] = []
     problem = ensure_packages(_needing("pyspark", "mlskills-no-such-package"), announce=said.append)
     assert said == [] and "JAVA_HOME" in problem
+
+
+class _Exec(Exception):
+    """os.execve, caught: the grader would now run again in the lab's environment."""
+
+
+FAKE_UV = """#!/bin/sh
+echo "$@" >> "{log}"
+if [ "$1" = venv ]; then
+  for last; do :; done
+  mkdir -p "$last/bin" && touch "$last/bin/python"
+fi
+exit {code}
+"""
+
+
+@pytest.fixture
+def lab_envs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
+    """A fake uv, the grader's environment in tmp_path, and os.execve caught."""
+    import grader.install as install
+
+    state: dict[str, object] = {"log": tmp_path / "uv.log", "exec": None, "said": []}
+    uv = tmp_path / "uv"
+    uv.write_text(FAKE_UV.format(log=state["log"], code=0))
+    uv.chmod(0o755)
+    state["uv"] = uv
+    (tmp_path / "venv").mkdir()
+    monkeypatch.setattr(install.sys, "prefix", str(tmp_path / "venv"))
+    monkeypatch.setattr(install, "_uv", lambda: str(uv))
+    monkeypatch.setenv("MLSKILLS_LAB_ENVS", "1")
+    monkeypatch.delenv("MLSKILLS_IN_LAB_ENV", raising=False)
+
+    def execve(path: str, argv: list[str], env: dict[str, str]) -> None:
+        state["exec"] = (path, argv, env)
+        raise _Exec
+
+    monkeypatch.setattr(install.os, "execve", execve)
+    return state
+
+
+def _regrade(state: dict[str, object], slug: str = "networking", runner: str = "local") -> None:
+    from grader.install import regrade_there_if_local
+
+    said = state["said"]
+    assert isinstance(said, list)
+    regrade_there_if_local(slug, runner, ["grade", slug], announce=said.append)
+
+
+def test_a_local_grade_runs_again_in_the_labs_own_environment(lab_envs: dict) -> None:
+    with pytest.raises(_Exec):
+        _regrade(lab_envs)
+    python, argv, env = lab_envs["exec"]
+    assert python.endswith("venv/labs/networking/bin/python")
+    assert argv == [python, "-m", "grader", "grade", "networking"]
+    assert env["MLSKILLS_IN_LAB_ENV"] == "networking"
+    venv_call, install_call = lab_envs["log"].read_text().splitlines()
+    assert venv_call.startswith("venv ")
+    wanted = load_lab(FIXTURE_LABS.parents[2] / "labs/networking").image.python
+    assert install_call.split(" -e ")[1].split()[1:] == list(wanted)  # exactly the lab's
+    assert "-c " in install_call and "constraints.txt" in install_call
+    assert "Making the networking lab's own environment" in lab_envs["said"][0]
+    # Made once: the next grade goes straight in.
+    with pytest.raises(_Exec):
+        _regrade(lab_envs)
+    assert len(lab_envs["log"].read_text().splitlines()) == 2
+
+
+def test_the_labs_environment_is_not_used_where_it_does_not_apply(
+    lab_envs: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _regrade(lab_envs, runner="docker")  # the image is the environment
+    monkeypatch.setenv("MLSKILLS_ROOT", str(FIXTURE_LABS.parent))
+    _regrade(lab_envs, slug="calc")  # a lab with no packages of its own
+    monkeypatch.delenv("MLSKILLS_ROOT")
+    monkeypatch.setenv("MLSKILLS_IN_LAB_ENV", "networking")
+    _regrade(lab_envs)  # already inside it
+    monkeypatch.delenv("MLSKILLS_IN_LAB_ENV")
+    monkeypatch.delenv("MLSKILLS_LAB_ENVS")
+    _regrade(lab_envs)  # python -m grader, not make or ./mlskills
+    assert lab_envs["exec"] is None and not lab_envs["log"].exists()
+
+
+def test_a_lab_environment_that_cannot_be_made_is_said_and_the_grade_goes_on(
+    lab_envs: dict,
+) -> None:
+    uv = lab_envs["uv"]
+    uv.write_text(FAKE_UV.format(log=lab_envs["log"], code=1))
+    _regrade(lab_envs)
+    assert lab_envs["exec"] is None
+    assert "grading in the grader's own environment instead" in lab_envs["said"][-1]

@@ -354,24 +354,27 @@ def _grade_bulk(mutants: Sequence[Mutant], runner: Runner) -> list[GradeReport |
     """Grade ``mutants`` (one lab, one task) with one judge, where the runner can.
 
     The runner gives each its own pytest session and its own fresh worker (see
-    ``grader/boundary/bulk.py``), so only the judge's start is shared. A mutant that could
-    not be graded this way is graded again on its own, as :func:`_grade_mutant` would.
+    ``grader/boundary/bulk.py``), so only the judge's start is shared. The solution goes
+    last in the same run, as a control: if it does not pass the task there, the run
+    itself is suspect (something of an earlier session leaked into a later one), so no
+    kill of that run counts and every mutant is graded again on its own. A mutant that
+    could not be graded in bulk is graded again on its own too.
     """
     run_bulk = getattr(runner, "run_bulk", None)
     if run_bulk is None or len(mutants) < 2:
         return [_grade_alone(m, runner) for m in mutants]
     lab, task = mutants[0].lab, (mutants[0].task,)
     with tempfile.TemporaryDirectory(prefix=f"mlskills-mutants-{lab.slug}-{task[0]}-") as tmp:
-        workspaces = []
-        for n, mutant in enumerate(mutants):
-            tree = overlay(mutant, Path(tmp) / f"submission-{n}")
-            workspaces.append(
-                build_workspace(lab, resolve_submission(lab, tree), Path(tmp) / f"workspace-{n}")
-            )
+        trees = [overlay(m, Path(tmp) / f"submission-{n}") for n, m in enumerate(mutants)]
+        trees.append(copy_solution(lab, Path(tmp) / "control", mutants[0].solution))
+        workspaces = tuple(
+            build_workspace(lab, resolve_submission(lab, tree), Path(tmp) / f"workspace-{n}")
+            for n, tree in enumerate(trees)
+        )
         started = time.monotonic()
         try:
             outcomes: list[RunOutcome] = run_bulk(
-                BulkRequest(lab=lab, workspaces=tuple(workspaces), tasks=task, fail_fast=True)
+                BulkRequest(lab=lab, workspaces=workspaces, tasks=task, fail_fast=True)
             )
         except GraderError:
             raise
@@ -380,9 +383,19 @@ def _grade_bulk(mutants: Sequence[Mutant], runner: Runner) -> list[GradeReport |
             failed = RunOutcome(
                 runner.name, None, None, "", time.monotonic() - started, error=str(exc)
             )
-            outcomes = [failed] * len(mutants)
+            outcomes = [failed] * len(workspaces)
+    control = score(lab, outcomes[-1], tasks=task)
+    if control.status is not Status.PASS:
+        log.warning(
+            "%s task %s: the solution did not pass in the bulk run (%s); grading its "
+            "mutants one at a time",
+            lab.slug,
+            task[0],
+            _first_line(control.message or control.tasks[0].first_failure),
+        )
+        return [_grade_alone(m, runner) for m in mutants]
     reports: list[GradeReport | GraderError] = []
-    for mutant, outcome in zip(mutants, outcomes, strict=True):
+    for mutant, outcome in zip(mutants, outcomes[:-1], strict=True):
         report = score(lab, outcome, tasks=task)
         if report.status is Status.ERROR:  # could not grade: once more, alone
             log.info("grading %s alone after: %s", mutant.label, report.message)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -318,37 +319,69 @@ def test_a_mutant_stops_at_its_first_failing_test_and_the_rest_count_as_failed(
     assert task.tests[1].message == "did not run"
 
 
-def test_bulk_grading_hands_a_tasks_mutants_to_one_run_and_regrades_an_error_alone(
+class BulkLocal(LocalRunner):
+    """A local runner with ``run_bulk``: one outcome per workspace, each graded alone,
+    with ``alter`` to play a bulk run that went wrong."""
+
+    def __init__(self, alter: Any = None) -> None:
+        super().__init__()
+        self.requests: list[int] = []
+        self.alone = 0
+        self.alter = alter
+
+    def run(self, request: Any) -> Any:
+        self.alone += 1
+        return super().run(request)
+
+    def run_bulk(self, request: Any) -> list[Any]:
+        from grader.runners import RunRequest
+
+        self.requests.append(len(request.workspaces))
+        outcomes = [
+            super(BulkLocal, self).run(RunRequest(request.lab, w, request.tasks, request.fail_fast))
+            for w in request.workspaces
+        ]
+        return self.alter(outcomes, request) if self.alter else outcomes
+
+
+def two_wrong_multiplications(root: Path) -> None:
+    for name, op in (("mul-adds", "+"), ("mul-subtracts", "-")):
+        source = REPEATED_ADDITION.replace("sum(a for _ in range(b))", f"a {op} b")
+        write_mutant(root, name, f'task = 2\nmistake = "{name}"\n', {"fx/calc.py": source})
+
+
+def test_bulk_grading_hands_a_tasks_mutants_and_a_control_to_one_run(root: Path) -> None:
+    """A runner that can grade in bulk gets a task's mutants in one request, with the
+    solution last as a control; a mutant its bulk run could not grade is graded again
+    on its own, and still counts."""
+    from grader.runners import RunOutcome
+
+    def judge_crashed_on_the_first(outcomes: list[Any], request: Any) -> list[Any]:
+        outcomes[0] = RunOutcome("local", None, None, "", 0.0, error="judge ended")
+        return outcomes
+
+    two_wrong_multiplications(root)
+    runner = BulkLocal(judge_crashed_on_the_first)
+    results = check_mutants(find_mutants(["calc"], root=root), runner=runner, jobs=1)
+    assert runner.requests == [3]
+    assert runner.alone == 2  # the solution's own baseline, and the first mutant again
+    assert [r.verdict for r in results] == [Verdict.KILLED, Verdict.KILLED], results
+
+
+def test_a_bulk_run_whose_control_fails_counts_no_kill_and_grades_each_alone(
     root: Path,
 ) -> None:
-    """A runner that can grade in bulk gets a task's mutants in one request; a mutant its
-    bulk run could not grade is graded again on its own, and still counts."""
-    from grader.runners import BulkRequest, RunOutcome, RunRequest
+    """The solution failing in the bulk run means the run cannot be trusted: kills come
+    only from the mutants' own runs then."""
+    from grader.runners import RunRequest
 
-    class Bulk(LocalRunner):
-        def __init__(self) -> None:
-            super().__init__()
-            self.requests: list[int] = []
+    def leaked_into_the_control(outcomes: list[Any], request: Any) -> list[Any]:
+        wrong = RunRequest(request.lab, request.workspaces[0], request.tasks, True)
+        return [*outcomes[:-1], LocalRunner().run(wrong)]
 
-        def run_bulk(self, request: BulkRequest) -> list[RunOutcome]:
-            self.requests.append(len(request.workspaces))
-            outcomes = [
-                self.run(RunRequest(request.lab, w, request.tasks, request.fail_fast))
-                for w in request.workspaces
-            ]
-            # The first one "crashed the judge": no results at all.
-            outcomes[0] = RunOutcome(self.name, None, None, "", 0.0, error="judge ended")
-            return outcomes
-
-    for name in ("mul-adds", "mul-subtracts"):
-        op = "+" if name == "mul-adds" else "-"
-        write_mutant(
-            root,
-            name,
-            f'task = 2\nmistake = "{name}"\n',
-            {"fx/calc.py": REPEATED_ADDITION.replace("sum(a for _ in range(b))", f"a {op} b")},
-        )
-    runner = Bulk()
+    two_wrong_multiplications(root)
+    runner = BulkLocal(leaked_into_the_control)
     results = check_mutants(find_mutants(["calc"], root=root), runner=runner, jobs=1)
-    assert runner.requests == [2]
+    assert runner.requests == [3]
+    assert runner.alone == 3  # the baseline, then each mutant on its own
     assert [r.verdict for r in results] == [Verdict.KILLED, Verdict.KILLED], results

@@ -372,6 +372,7 @@ LAB_ENTRY_POINTS = {
     "data-engineering": ("etl_lab/ingest.py", ["forge-results-through-proc"]),
     "data-privacy": ("privacy_lab/scrub.py", ["forge-results-through-proc"]),
     "cicd": ("cicd_lab/gate.py", ["forge-results-through-proc"]),
+    "monitoring": ("monitor_lab/metrics.py", ["forge-results-through-proc"]),
 }
 
 

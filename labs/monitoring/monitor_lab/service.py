@@ -143,6 +143,9 @@ def serve(app: App, port: int = 0) -> Served:
 
     httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, name="model-server", daemon=True)
+    # A short poll interval: stop() waits for the loop to notice, once per server.
+    thread = threading.Thread(
+        target=httpd.serve_forever, args=(0.05,), name="model-server", daemon=True
+    )
     thread.start()
     return Served(httpd, thread)

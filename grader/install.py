@@ -270,6 +270,9 @@ def ensure_lab_env(lab: Lab, *, announce: Callable[[str], None]) -> tuple[Path |
                 cause = lines[-1].strip() if lines else f"uv exited with {proc.returncode}"
                 return None, f"Could not make the {lab.slug} lab's environment: {cause}"
         stamp.write_text(key, encoding="utf-8")
+        # pyspark comes only as a source archive, and uv keeps a new build of it for every
+        # environment (1.4 GB each): drop what no environment links to any more.
+        subprocess.run([uv, "cache", "prune", "--quiet"], **quiet)  # type: ignore[call-overload]
     return python, ""
 
 

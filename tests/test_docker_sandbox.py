@@ -336,3 +336,58 @@ def test_bulk_grades_each_submission_alone_and_a_hang_ends_only_its_own(
     # Each session reported its own tests only, once.
     for report in reports.values():
         assert len(report.tasks[0].tests) == 2
+
+
+REPORTS_ITSELF = """\
+import os
+
+
+def add(a, b):
+    return a + b
+
+
+def mul(a, b):
+    return f"parent={os.getppid()} folder={os.getcwd()} user={os.getuid()}"
+"""
+
+
+@pytest.mark.parametrize("fork_server", [True, False])
+def test_bulk_workers_start_in_their_own_folder_forked_or_not(
+    tmp_path: Path, fork_server: bool
+) -> None:
+    """With the fork server, workers are the children of one that imported the lab's
+    libraries (not of the supervisor, PID 1); either way each starts in its own folder,
+    as the learner's user."""
+    import re
+    import shutil
+
+    from grader.lab import load_lab
+    from grader.runners import BulkRequest
+    from grader.runners.docker import DockerRunner
+    from grader.scoring import score
+    from grader.workspace import build_workspace, resolve_submission
+    from tests.conftest import FIXTURE_LABS, FIXTURE_SOLUTIONS
+
+    lab = load_lab(FIXTURE_LABS / "calc")
+    workspaces = []
+    for n in range(2):
+        tree = tmp_path / "submissions" / str(n)
+        shutil.copytree(FIXTURE_SOLUTIONS / "calc", tree)
+        (tree / "fx" / "calc.py").write_text(REPORTS_ITSELF)
+        workspaces.append(
+            build_workspace(lab, resolve_submission(lab, tree), tmp_path / "ws" / str(n))
+        )
+    runner = DockerRunner(fork_server=fork_server)
+    outcomes = runner.run_bulk(BulkRequest(lab, tuple(workspaces), ("2",), fail_fast=True))
+    seen = []
+    for outcome in outcomes:
+        message = score(lab, outcome, tasks=("2",)).tasks[0].tests[0].message
+        found = re.search(r"parent=(\d+) folder=(\S+) user=(\d+)", message)
+        assert found, message
+        seen.append(found.groups())
+    assert [folder for _, folder, _ in seen] == [
+        "/grading/workspace/lab-0",
+        "/grading/workspace/lab-1",
+    ]
+    assert all(user == "1000" for _, _, user in seen)
+    assert all((parent != "1") is fork_server for parent, _, _ in seen), seen

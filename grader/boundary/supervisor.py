@@ -28,6 +28,8 @@ from typing import Any
 
 from .protocol import JOB_ENV, JUDGE_PYTHONPATH_ENV, SPAWNER_ENV
 
+TEMPLATE_WAIT_S = 300.0  # the fork server's imports, on a loaded machine
+
 _PACKAGE = __package__ or "mlskills_boundary"
 _PACKAGE_PARENT = str(Path(__file__).resolve().parents[_PACKAGE.count(".") + 1])
 # What a worker's environment is made of: nothing of the judge's leaks into it.
@@ -49,6 +51,8 @@ class Supervisor:
         self.workers: set[int] = set()
         self.lock = threading.Lock()
         self.judge_pid = 0
+        self.template: socket.socket | None = None  # the fork server's socket, if any
+        self.template_pid = 0
 
     def learner_root(self, request: dict[str, Any]) -> str:
         """The folder a worker starts in: the one the judge asks for, if it is a learner's
@@ -74,10 +78,16 @@ class Supervisor:
     def spawn(self, request: dict[str, Any], fd: int) -> dict[str, Any]:
         uid = self.args.learner_uid
         root = self.learner_root(request)
+        env = self.learner_env(request.get("env") or {}, root)
+        forked = self._fork(fd, root, env)
+        if forked:
+            with self.lock:
+                self.workers.add(forked)
+            return {"pid": forked}
         proc = subprocess.Popen(
             [sys.executable, "-m", f"{_PACKAGE}.worker", "--fd", str(fd)],
             cwd=root,
-            env=self.learner_env(request.get("env") or {}, root),
+            env=env,
             pass_fds=[fd],
             stdin=subprocess.DEVNULL,
             user=uid,
@@ -90,6 +100,48 @@ class Supervisor:
         threading.Thread(target=proc.wait, daemon=True).start()  # reap it when it exits
         return {"pid": proc.pid}
 
+    def start_template(self, distributions: str) -> None:
+        """The fork server (bulk grading of mutants): a process of the learner's user that
+        imports the lab's libraries once and forks each worker from them."""
+        mine, theirs = socket.socketpair()
+        env = self.learner_env({}, self.args.learner_root[0])
+        env["PYTHONPATH"] = _PACKAGE_PARENT  # no learner's folder: it imports libraries only
+        uid = self.args.learner_uid
+        proc = subprocess.Popen(
+            [
+                *(sys.executable, "-m", f"{_PACKAGE}.worker"),
+                *("--fd", str(theirs.fileno()), "--template", distributions),
+            ],
+            cwd="/",
+            env=env,
+            pass_fds=[theirs.fileno()],
+            stdin=subprocess.DEVNULL,
+            user=uid,
+            group=uid,
+            extra_groups=[],
+            start_new_session=True,
+        )
+        theirs.close()
+        mine.settimeout(TEMPLATE_WAIT_S)
+        self.template, self.template_pid = mine, proc.pid
+        threading.Thread(target=proc.wait, daemon=True).start()
+
+    def _fork(self, fd: int, root: str, env: dict[str, str]) -> int:
+        """A worker forked by the fork server, or 0 (then the caller starts one itself)."""
+        if self.template is None:
+            return 0
+        try:
+            request = json.dumps({"root": root, "env": env}).encode()
+            socket.send_fds(self.template, [request], [fd])
+            reply = json.loads(self.template.recv(65536) or b"{}")
+        except (OSError, ValueError):
+            reply = {}
+        pid = reply.get("pid") if isinstance(reply, dict) else None
+        if type(pid) is int and pid > 0:
+            return pid
+        self.template = None  # it cannot fork (or is gone): every worker from scratch
+        return 0
+
     def kill(self, request: dict[str, Any]) -> dict[str, Any]:
         pid = request.get("pid")
         with self.lock:
@@ -97,6 +149,8 @@ class Supervisor:
         if known and type(pid) is int:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)  # a forked worker not yet in its own group
         return {"killed": known}
 
     def reset(self) -> dict[str, Any]:
@@ -105,7 +159,7 @@ class Supervisor:
         uid = self.args.learner_uid
         with self.lock:
             self.workers.clear()
-        _kill_the_rest({uid}, only_uids=True)
+        _kill_the_rest({uid}, only_uids=True, spare=self.template_pid)
         # Root here cannot delete another user's files (no CAP_FOWNER): the learner's
         # own user does, in a process that holds nothing else.
         with contextlib.suppress(OSError, subprocess.SubprocessError):
@@ -120,7 +174,7 @@ class Supervisor:
                 timeout=60,
                 check=False,
             )
-        _kill_the_rest({uid}, only_uids=True)
+        _kill_the_rest({uid}, only_uids=True, spare=self.template_pid)
         self._reap_orphans()
         return {"reset": True}
 
@@ -181,6 +235,8 @@ class Supervisor:
             }
         )
         cwd = self.args.judge_cwd
+        if self.args.fork_server is not None:
+            self.start_template(self.args.fork_server)  # imports while the judge starts
         judge = subprocess.Popen(
             command,
             env=env,
@@ -204,6 +260,8 @@ class Supervisor:
 _CLEAR_TMP = """
 import os, shutil
 for entry in os.scandir("/tmp"):
+    if entry.name.startswith("mlskills-template-"):  # the fork server's own HOME
+        continue
     try:
         if entry.stat(follow_symlinks=False).st_uid != os.getuid():
             continue
@@ -216,13 +274,13 @@ for entry in os.scandir("/tmp"):
 """
 
 
-def _kill_the_rest(uids: set[int], *, only_uids: bool = False) -> None:
+def _kill_the_rest(uids: set[int], *, only_uids: bool = False, spare: int = 0) -> None:
     """Kill what the judge and the workers left running: in a container (where this is
     PID 1) every other process, and on a shared machine (or with ``only_uids``) every
     process of their users."""
     me = os.getpid()
     for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == me:
+        if not entry.isdigit() or int(entry) in (me, spare):
             continue
         if me != 1 or only_uids:
             try:
@@ -250,6 +308,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--judge-cwd", required=True, help="the folder pytest runs in")
     parser.add_argument(
         "--max-file-mb", type=int, required=True, help="no process may write a bigger file"
+    )
+    parser.add_argument(
+        "--fork-server",
+        metavar="DISTRIBUTIONS",
+        help="fork workers from a process that imported these (bulk mutant grading only)",
     )
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)

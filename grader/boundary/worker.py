@@ -16,8 +16,11 @@ import builtins
 import contextlib
 import importlib
 import itertools
+import json
 import os
+import re
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -257,9 +260,9 @@ def _callback_error(error: Any) -> Exception:
     return CallbackFailed(f"{kind}: {message}"[:MESSAGE_LIMIT])
 
 
-def _fresh_home() -> str:
+def _fresh_home(prefix: str = "mlskills-learner-") -> str:
     """A private HOME and TMPDIR, so the learner's files never mix with anyone else's."""
-    home = tempfile.mkdtemp(prefix="mlskills-learner-")
+    home = tempfile.mkdtemp(prefix=prefix)
     os.environ["HOME"] = home
     os.environ["TMPDIR"] = home
     tempfile.tempdir = None
@@ -275,10 +278,91 @@ def _first_to_go() -> None:
         pass
 
 
+# -- the fork server (bulk mutant grading only) -------------------------------------------
+
+
+def _import_names(distributions: list[str]) -> list[str]:
+    """The top-level modules of ``distributions`` (``scikit-learn`` -> ``sklearn``)."""
+    from importlib.metadata import packages_distributions
+
+    def norm(name: str) -> str:
+        return re.sub(r"[-_.]+", "-", re.split(r"[\[<>=!~; ]", name, maxsplit=1)[0]).lower()
+
+    wanted = {norm(d) for d in distributions if d.strip()}
+    return sorted(
+        top
+        for top, owners in packages_distributions().items()
+        if top.isidentifier() and not top.startswith("_") and wanted & {norm(o) for o in owners}
+    )
+
+
+def template(fd: int, preload: list[str]) -> None:
+    """Import the lab's libraries once, then fork a fresh worker per request.
+
+    Runs as the learner's user, started by the supervisor, and never imports learner
+    code: its children start from the libraries alone, each in its own session, folder,
+    environment and HOME. Only for grading mutants in bulk; a learner's grade starts
+    each worker from scratch. If an import left a thread running, forking would not be
+    safe: every request is then refused, and the supervisor starts workers itself.
+    """
+    _first_to_go()
+    _fresh_home("mlskills-template-")  # /tmp is cleared between mutants, but not this
+    for name in _import_names(preload):
+        with contextlib.suppress(BaseException):
+            importlib.import_module(name)
+    forkable = threading.active_count() == 1
+    sock = socket.socket(fileno=fd)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the children
+    while True:
+        try:
+            data, fds, _, _ = socket.recv_fds(sock, 1 << 20, 1)
+        except OSError:
+            os._exit(0)
+        if not data:
+            os._exit(0)
+        if not forkable or len(fds) != 1:
+            for extra in fds:
+                os.close(extra)
+            sock.sendall(json.dumps({"error": "cannot fork"}).encode())
+            continue
+        pid = os.fork()
+        if pid == 0:
+            try:
+                sock.close()
+                _forked(fds[0], json.loads(data))
+            finally:
+                os._exit(1)
+        os.close(fds[0])
+        sock.sendall(json.dumps({"pid": pid}).encode())
+
+
+def _forked(fd: int, request: dict[str, Any]) -> None:
+    """A fork-server child becomes a worker as ``main`` would start one."""
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    os.setsid()  # its own process group, so a kill takes its servers too
+    root = str(request["root"])
+    os.environ.clear()
+    os.environ.update({str(k): str(v) for k, v in dict(request["env"]).items()})
+    os.chdir(root)
+    sys.path[0] = root
+    sys.path.insert(0, root)
+    importlib.invalidate_caches()
+    home = _fresh_home()
+    Worker(Channel(socket.socket(fileno=fd)), root, home).serve()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="mlskills worker")
     parser.add_argument("--fd", type=int, required=True, help="the connected channel socket")
+    parser.add_argument(
+        "--template",
+        metavar="DISTRIBUTIONS",
+        help="be a fork server: import these distributions' modules, fork a worker per request",
+    )
     args = parser.parse_args(argv)
+    if args.template is not None:
+        template(args.fd, args.template.split(","))
+        return
     _first_to_go()
     home = _fresh_home()
     root = os.getcwd()

@@ -384,8 +384,10 @@ class _FullLog(OutputCapture):
 class DockerRunner:
     name = "docker"
 
-    def __init__(self) -> None:
+    def __init__(self, *, fork_server: bool = True) -> None:
         self.notices: tuple[str, ...] = ()
+        # Bulk runs only: workers forked from one that imported the lab's libraries.
+        self.fork_server = fork_server
 
     def run(self, request: RunRequest) -> RunOutcome:
         lab = request.lab
@@ -487,7 +489,8 @@ class DockerRunner:
 
         One container runs the judge's ``bulk`` driver (see ``grader/boundary/bulk.py``):
         a pytest session per submission, each with fresh session fixtures and a fresh
-        worker started in that submission's own folder. A session that runs past the
+        worker started in that submission's own folder (forked from a process that
+        imported the lab's libraries once, with ``fork_server``). A session that runs past the
         lab's time limit ends the container; what finished keeps its outcome, the
         submission in progress gets a timeout, and the rest go to a new container. An
         in-process lab's tests import the learner's code, so each of its submissions
@@ -560,6 +563,8 @@ class DockerRunner:
         )
         split = command.index("--")
         command[split:split] = [f"--learner-root={root}" for root in list(roots.values())[1:]]
+        if self.fork_server:
+            command.insert(split, f"--fork-server={','.join(lab.image.python)}")
         learners = [
             (workspaces[i].learner_dir, root.removeprefix(f"{GRADING}/"))
             for i, root in roots.items()

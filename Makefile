@@ -8,10 +8,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 UV     := $(BIN)/uv
 DEV    := $(VENV)/.installed-dev
-# pip's own chatter (and setuptools' warnings) go to .venv/install.log, shown on failure.
-# No --no-compile: the grader runs suites and workers with PYTHONDONTWRITEBYTECODE=1 (no
-# __pycache__ in a learner's folder), so a .pyc pip does not write now is never written,
-# and every grade would compile Spark's, FastAPI's and Feast's Python again.
+# pip's and uv's chatter go to .venv/install.log, shown on failure. Modules are compiled
+# as they are installed (uv: --compile-bytecode; pip does it by default): the grader runs
+# suites and workers with PYTHONDONTWRITEBYTECODE=1 (no __pycache__ in a learner's folder),
+# so a .pyc not written now is never written, and every grade would compile Spark's,
+# FastAPI's and Feast's Python again.
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 lab    ?=
 ARGS   ?=
@@ -23,18 +24,20 @@ help: ## list the targets
 
 setup: $(STAMP) $(UV) ## create .venv with the grader; a lab's packages come with its first local grade
 
+# uv (from PyPI, pinned here) installs the grader, and makes each lab's own environment
+# (.venv/labs/<slug>) for its local grades: exactly the lab's packages, as its image has
+# them, hard-linked from one cache. pip only installs uv itself (and `make dev`).
+UV_PIN := uv==0.13.9
 $(STAMP): pyproject.toml constraints.txt
 	@echo "Installing the grader into $(VENV) (once; a lab's own packages are added the first time it is graded without Docker)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(PIP) --upgrade pip > $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
-	@$(PIP) -c constraints.txt -e . > $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
+	@test -x $(UV) || $(PIP) $(UV_PIN) > $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
+	@$(UV) pip install --quiet --python $(BIN)/python --compile-bytecode -c constraints.txt -e . > $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
 	@touch $(STAMP)
 
-# uv makes each lab's own environment (.venv/labs/<slug>) for its local grades: exactly the
-# lab's packages, as its image has them, hard-linked from one cache.
-$(UV): $(STAMP)
-	@$(PIP) uv==0.13.9 > $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
-	@touch $(UV)
+# A .venv set up before uv was part of setup.
+$(UV): | $(STAMP)
+	@$(PIP) $(UV_PIN) > $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
 
 dev: $(DEV) ## contributors: every lab's packages, ruff, mypy and playwright in .venv
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import threading
 import urllib.error
 import urllib.request
@@ -34,8 +35,11 @@ POLICIES_DIR = LAB_DIR / "data" / "policies"
 # Answer keys live with the tests: the worker's tree holds data/, never tests/.
 ANSWERS = LAB_DIR / "tests" / "answers"
 REGION = "eu-west-1"
-# The worker's boto3 signs with this key id, the judge's admin clients with "testing": the
-# judge's moto server tells the learner's requests from its own by the key.
+# The judge's admin clients sign with a key id made fresh for each run, which the worker
+# never sees; the worker's boto3 signs with WORKER_ACCESS_KEY. The judge's moto server
+# counts every request not signed with the judge's key as the learner's, so a learner's
+# client that signs with any other key id (or none) is counted all the same.
+JUDGE_ACCESS_KEY = "JUDGE" + secrets.token_hex(8).upper()
 WORKER_ACCESS_KEY = "LEARNERWORKERKEY"
 
 
@@ -54,9 +58,10 @@ class JudgeMoto:
       everyone: with it the worker could switch IAM enforcement off or read the judge's
       state. The judge resets moto in its own process (:func:`reset_moto`).
     - Every request is logged here, in the judge, with the access key that signed it:
-      the worker signs with :data:`WORKER_ACCESS_KEY`, the judge's admin clients with
-      another, so :meth:`operations` counts the learner's requests (such as
-      ``GetSecretValue``) from what the server received, not from a counter in the worker.
+      the judge's admin clients sign with :data:`JUDGE_ACCESS_KEY` (fresh each run, never
+      given to the worker), so :meth:`operations` counts every other request (such as the
+      learner's ``GetSecretValue``) from what the server received, not from a counter in
+      the worker.
     """
 
     def __init__(self) -> None:
@@ -67,8 +72,8 @@ class JudgeMoto:
         self._log: list[tuple[str, str]] = []
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        path = str(environ.get("PATH_INFO", "")) + str(environ.get("RAW_URI", ""))
-        if "moto-api" in path.lower() or "moto-api" in str(environ.get("REQUEST_URI", "")):
+        path = " ".join(str(environ.get(k, "")) for k in ("PATH_INFO", "RAW_URI", "REQUEST_URI"))
+        if "moto-api" in path.lower():
             start_response("403 Forbidden", [("Content-Type", "text/plain")])
             return [b"The judge's moto administration API is closed to the learner's code."]
         found = re.search(r"Credential=([^/,\s]+)/", str(environ.get("HTTP_AUTHORIZATION", "")))
@@ -82,12 +87,13 @@ class JudgeMoto:
         with self._lock:
             return len(self._log)
 
-    def operations(self, operation: str, since: int, key: str = "") -> int:
-        """How many ``operation`` requests (JSON protocol: Secrets Manager, KMS) signed with
-        ``key`` (default: the worker's) the server received after ``since``."""
-        key = key or WORKER_ACCESS_KEY
+    def operations(self, operation: str, since: int) -> int:
+        """How many ``operation`` requests (JSON protocol: Secrets Manager, KMS) not signed
+        by the judge the server received after ``since``."""
         with self._lock:
-            return sum(1 for k, op in self._log[since:] if k == key and op == operation)
+            return sum(
+                1 for k, op in self._log[since:] if k != JUDGE_ACCESS_KEY and op == operation
+            )
 
 
 def _check_the_gate(url: str) -> None:
@@ -136,7 +142,7 @@ def moto_gate(judge_moto: tuple[str, JudgeMoto]) -> JudgeMoto:
 
 def _environment(home: Path, endpoint: str) -> dict[str, str]:
     return {
-        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_ACCESS_KEY_ID": JUDGE_ACCESS_KEY,
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,

@@ -19,6 +19,7 @@ import itertools
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -302,25 +303,28 @@ def template(fd: int, preload: list[str]) -> None:
     Runs as the learner's user, started by the supervisor, and never imports learner
     code: its children start from the libraries alone, each in its own session, folder,
     environment and HOME. Only for grading mutants in bulk; a learner's grade starts
-    each worker from scratch. If an import left a thread running, forking would not be
-    safe: every request is then refused, and the supervisor starts workers itself.
+    each worker from scratch. A request that comes while the libraries are still being
+    imported is served between two imports, with what is imported so far. If an import
+    left a thread running, forking would not be safe: every request is then refused,
+    and the supervisor starts workers itself.
     """
     _first_to_go()
     _fresh_home("mlskills-template-")  # /tmp is cleared between mutants, but not this
-    for name in _import_names(preload):
-        with contextlib.suppress(BaseException):
-            importlib.import_module(name)
-    forkable = threading.active_count() == 1
     sock = socket.socket(fileno=fd)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the children
+    waiting = _import_names(preload)
     while True:
+        if waiting and not select.select([sock], [], [], 0)[0]:
+            with contextlib.suppress(BaseException):
+                importlib.import_module(waiting.pop(0))
+            continue
         try:
             data, fds, _, _ = socket.recv_fds(sock, 1 << 20, 1)
         except OSError:
             os._exit(0)
         if not data:
             os._exit(0)
-        if not forkable or len(fds) != 1:
+        if threading.active_count() != 1 or len(fds) != 1:
             for extra in fds:
                 os.close(extra)
             sock.sendall(json.dumps({"error": "cannot fork"}).encode())

@@ -8,7 +8,11 @@ Figures are ratios measured in one run, because these machines are noisy:
 - the worker round trip: one call to learner code and back, p50 and p99
 - image: a cold build, and the warm check that must not rebuild
 - ``grader check`` of every lab under docker: wall time, and per-lab suite times
-- ``grader check --mutants``: each lab's kill rate (mutants rejected / mutants) and survivors
+- ``grader check --mutants``: each lab's kill rate (mutants rejected / mutants) and survivors,
+  and the run's wall time
+- ``--mutant-speed SLUG``: that lab's mutants graded one container each (as before bulk
+  grading) and in bulk (one judge per task, workers forked from a fork server), back to
+  back, with the ratio (``--task N`` for one task's mutants only)
 - a learner's first run per lab: a fresh venv with the grader and that lab's packages,
   seconds and MB on a warm pip cache (goal for networking: 30 s, 250 MB)
 - each lab's own benchmark, ``bench/<slug>.py``, where there is one
@@ -165,8 +169,11 @@ def mutant_kill_rates(rows: list[tuple[str, str, str]], out: dict[str, Any]) -> 
 
     if not (REPO / "mutants").is_dir():
         return
-    results = check_mutants(find_mutants(), runner=select_runner("auto"), jobs=2)
-    figures: dict[str, Any] = {}
+    wall, results = timed(
+        lambda: check_mutants(find_mutants(), runner=select_runner("auto"), jobs=2)
+    )
+    rows.append(("grader check --mutants, every lab", f"{wall:.0f} s", ""))
+    figures: dict[str, Any] = {"wall_s": round(wall, 1)}
     for slug, rate in kill_rates(results).items():
         survivors = [
             r.mutant.name
@@ -181,6 +188,38 @@ def mutant_kill_rates(rows: list[tuple[str, str, str]], out: dict[str, Any]) -> 
         }
         rows.append((f"mutants killed: {slug}", f"{rate.killed}/{rate.total}", f"{rate.rate:.0%}"))
     out["mutants"] = figures
+
+
+def mutant_speed(
+    slug: str, task: str | None, rows: list[tuple[str, str, str]], out: dict[str, Any]
+) -> None:
+    """One lab's mutants, one container each and then in bulk, back to back (docker)."""
+    import io
+
+    from grader.mutants import Verdict, check_mutants, find_mutants, stale
+    from grader.runners.docker import DockerRunner
+
+    mutants = [m for m in find_mutants([slug]) if task in (None, m.task) and stale(m) is None]
+    runs: dict[str, Any] = {}
+    for mode, bulk, fork in (("one each", False, False), ("bulk", True, True)):
+        seconds, results = timed(
+            lambda bulk=bulk, fork=fork: check_mutants(
+                mutants,
+                runner=DockerRunner(fork_server=fork),
+                jobs=2,
+                console=Console(file=io.StringIO()),
+                bulk=bulk,
+            )
+        )
+        killed = sum(r.verdict is Verdict.KILLED for r in results)
+        runs[mode] = {"wall_s": round(seconds, 1), "killed": killed, "total": len(results)}
+        print(f"{slug} mutants, {mode}: {killed}/{len(results)} killed in {seconds:.1f} s")
+    ratio = runs["bulk"]["wall_s"] / runs["one each"]["wall_s"]
+    label = f"mutants of {slug}" + (f" task {task}" if task else "")
+    rows.append((f"{label}, one container each", f"{runs['one each']['wall_s']} s", ""))
+    rows.append((f"{label}, in bulk", f"{runs['bulk']['wall_s']} s", f"{ratio:.2f}"))
+    runs["ratio_bulk_to_one_each"] = round(ratio, 3)
+    out.setdefault("mutant_speed", {})[label] = runs
 
 
 def _folder_mb(path: Path) -> float:
@@ -243,10 +282,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("lab", nargs="?", help="run only this lab's benchmark")
     parser.add_argument("--overhead-lab", default="networking")
+    parser.add_argument(
+        "--mutant-speed", metavar="SLUG", help="only: this lab's mutants, one each vs bulk"
+    )
+    parser.add_argument("--task", help="with --mutant-speed: only this task's mutants")
     args = parser.parse_args()
     out: dict[str, Any] = {"machine": {"cpus": os.cpu_count()}}
     rows: list[tuple[str, str, str]] = []
-    if args.lab:
+    if args.mutant_speed:
+        mutant_speed(args.mutant_speed, args.task, rows, out)
+    elif args.lab:
         lab_benches([args.lab], out)
     else:
         overhead(args.overhead_lab, rows, out)

@@ -10,6 +10,13 @@ What the tests trust is their own: they send the requests, their own Prometheus 
 your ``/metrics`` and answers their PromQL, they generate every data set from fixed seeds
 and compute the right answers with their own numpy, scipy and DuckDB, and they run
 ``promtool`` on a copy of your rules file that came back as text.
+
+Shared state, audited (docs/authoring-labs.md, "Shared state"): the evidence is the
+judge's (its Prometheus' scrapes, its own references, its promtool run); no library in
+the judge opens anything the worker wrote (the DuckDB log stays in the worker, the rules
+come back as text and are read with yaml.safe_load); no folder is shared; the judge's
+Prometheus keeps its admin, lifecycle and remote-write APIs off and its files in the
+judge's private tmp, so the worker on the same loopback can only query it.
 """
 
 from __future__ import annotations

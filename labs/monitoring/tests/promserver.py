@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -79,9 +80,32 @@ class Prometheus:
                 urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as answer,
             ):
                 if answer.status == 200:
+                    self._check_owner()
                     return
             time.sleep(0.1)
         raise RuntimeError(f"prometheus did not become ready in 60 s: {self.log_tail()}")
+
+    def _check_owner(self) -> None:
+        """The socket that answered is this Prometheus' own, not one the worker bound to
+        the port first: the listening socket's inode is among the child's descriptors."""
+        port = f"{self.port:04X}"
+        inodes = set()
+        with contextlib.suppress(OSError):
+            for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[1] == f"0100007F:{port}" and fields[3] == "0A":
+                    inodes.add(f"socket:[{fields[9]}]")
+        held = set()
+        with contextlib.suppress(OSError):
+            for fd in os.listdir(f"/proc/{self.proc.pid}/fd"):
+                with contextlib.suppress(OSError):
+                    held.add(os.readlink(f"/proc/{self.proc.pid}/fd/{fd}"))
+        if not inodes or not inodes & held:
+            self.close()
+            raise RuntimeError(
+                f"127.0.0.1:{self.port} is answered by a process other than the tests' "
+                "Prometheus; refusing to query it"
+            )
 
     def log_tail(self) -> str:
         self.log.flush()

@@ -162,10 +162,12 @@ def test_loss_is_of_the_true_label_not_the_predicted_class(audit):
 def test_a_confident_mistake_has_a_large_finite_loss(audit):
     got = audit.example_losses([[1.0, 0.0], [0.0, 1.0]], [1, 1])
     assert all(type(v) is float for v in got), f"example_losses returned {got!r}"
-    assert math.isfinite(got[0]) and got[0] > 10, (
-        f"example_losses([[1.0, 0.0]], [1]) returned {got[0]}: a probability of 0 for the true "
-        "label must be clipped (to 1e-12) before the log, or the loss is infinite, and a "
-        "memorising model gives 0 to every non-member it gets wrong."
+    floor = -math.log(1e-12)
+    assert math.isfinite(got[0]) and abs(got[0] - floor) < 1e-6, (
+        f"example_losses([[1.0, 0.0]], [1]) returned {got[0]}, expected -log(1e-12) = "
+        f"{floor:.4f}: a probability of 0 for the true label must be clipped to 1e-12 before "
+        "the log, or the loss is infinite (a memorising model gives 0 to every non-member it "
+        "gets wrong). Another floor (scikit-learn's old 1e-15) moves every such loss."
     )
     assert abs(got[1]) < 1e-9, f"a probability of 1 for the true label has loss 0, got {got[1]}"
 

@@ -205,6 +205,9 @@ def ensure_packages(lab: Lab, *, announce: Callable[[str], None]) -> str:
 
 
 _PROJECT = Path(__file__).resolve().parent.parent  # the grader's own checkout
+# What every lab image has besides the lab's packages (grader.images.ALWAYS), and
+# watchfiles, which make watch needs in the grader's process.
+_IMAGE_ALWAYS = ("pytest", "rich", "watchfiles")
 
 
 def lab_env_python(lab: Lab) -> Path:
@@ -219,7 +222,8 @@ def _uv() -> str | None:
 
 def _env_key(lab: Lab) -> str:
     """What a lab's environment is made from: its packages and the project's pins."""
-    digest = hashlib.sha256("\n".join(sorted(lab.image.python)).encode())
+    made_of = ["recipe 2", *_IMAGE_ALWAYS, *sorted(lab.image.python)]
+    digest = hashlib.sha256("\n".join(made_of).encode())
     for name in ("constraints.txt", "pyproject.toml"):
         path = _PROJECT / name
         digest.update(path.read_bytes() if path.is_file() else b"")
@@ -228,8 +232,9 @@ def _env_key(lab: Lab) -> str:
 
 def ensure_lab_env(lab: Lab, *, announce: Callable[[str], None]) -> tuple[Path | None, str]:
     """``lab``'s own environment, made or brought up to date with uv: (its python, '') or
-    (None, why not). It holds the grader (editable, with its four dependencies) and exactly
-    the lab's packages, pinned by constraints.txt."""
+    (None, why not). It holds what the lab's image holds (pytest, rich and the lab's
+    packages, pinned by constraints.txt), the grader (editable, without its dependencies)
+    and watchfiles."""
     uv = _uv()
     python = lab_env_python(lab)
     env_dir = python.parent.parent
@@ -245,22 +250,20 @@ def ensure_lab_env(lab: Lab, *, announce: Callable[[str], None]) -> tuple[Path |
     )
     quiet = {"capture_output": True, "text": True, "check": False}
     base = getattr(sys, "_base_executable", sys.executable)
+    install = [uv, "pip", "install", "--quiet", "--python", str(python)]
     steps = [
         [uv, "venv", "--quiet", "--allow-existing", "--python", base, str(env_dir)],
         [
-            uv,
-            "pip",
-            "install",
-            "--quiet",
-            "--python",
-            str(python),
+            *install,
             "--compile-bytecode",  # suites run with PYTHONDONTWRITEBYTECODE=1
             "-c",
             str(_PROJECT / "constraints.txt"),
-            "-e",
-            str(_PROJECT),
+            *_IMAGE_ALWAYS,
             *lab.image.python,
         ],
+        # The grader without its own dependencies: the Docker SDK (and requests with it)
+        # is not in the image, so it is not here either.
+        [*install, "--no-deps", "-e", str(_PROJECT)],
     ]
     with _install_lock():
         for step in steps:

@@ -6,8 +6,6 @@ import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from watchfiles import watch
-
 from grader.lab import Lab
 from grader.workspace import submission_files
 
@@ -33,6 +31,8 @@ def watch_lab(
     ``poll`` stats the files instead of using change events, for file systems (network
     mounts, some container volumes) that do not deliver them.
     """
+    from watchfiles import watch  # imported when watching starts: nothing else needs it
+
     # On Ctrl-C watchfiles logs "KeyboardInterrupt caught, cancelling watch" as a warning;
     # the CLI says it stopped in its own words.
     logging.getLogger("watchfiles").setLevel(logging.ERROR)

@@ -157,17 +157,24 @@ def test_a_local_grade_runs_again_in_the_labs_own_environment(lab_envs: dict) ->
     assert python.endswith("venv/labs/networking/bin/python")
     assert argv == [python, "-m", "grader", "grade", "networking"]
     assert env["MLSKILLS_IN_LAB_ENV"] == "networking"
-    venv_call, install_call, prune_call = lab_envs["log"].read_text().splitlines()
-    assert prune_call.startswith("cache prune")  # pyspark's stale builds go
+    venv_call, packages, grader, prune = lab_envs["log"].read_text().splitlines()
     assert venv_call.startswith("venv ")
     wanted = load_lab(FIXTURE_LABS.parents[2] / "labs/networking").image.python
-    assert install_call.split(" -e ")[1].split()[1:] == list(wanted)  # exactly the lab's
-    assert "-c " in install_call and "constraints.txt" in install_call
+    # What the image has (pytest, rich, the lab's packages), and watchfiles for make watch.
+    assert packages.split("constraints.txt ")[1].split() == [
+        "pytest",
+        "rich",
+        "watchfiles",
+        *wanted,
+    ]
+    assert "-c " in packages and "--compile-bytecode" in packages
+    assert "--no-deps -e " in grader  # not the Docker SDK and requests, which no image has
+    assert prune.startswith("cache prune")  # pyspark's stale builds go
     assert "Making the networking lab's own environment" in lab_envs["said"][0]
     # Made once: the next grade goes straight in.
     with pytest.raises(_Exec):
         _regrade(lab_envs)
-    assert len(lab_envs["log"].read_text().splitlines()) == 3
+    assert len(lab_envs["log"].read_text().splitlines()) == 4
 
 
 def test_the_labs_environment_is_not_used_where_it_does_not_apply(

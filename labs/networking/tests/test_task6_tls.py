@@ -16,7 +16,8 @@ that requirement alone is broken:
 - "verifies the server's certificate" (dates) -> test_rest_client_accepting_an_expired_..
 - "and name" -> test_rest_client_ignoring_the_hostname_is_rejected, and never a fixed name
   -> test_rest_client_overriding_the_server_name_is_rejected (both certificates)
-- "presents cert_file/key_file when given" -> test_rest_client_without_its_certificate_..
+- "presents cert_file/key_file when given" -> test_rest_client_without_its_certificate_..;
+  and none when not -> test_rest_client_that_needs_a_certificate_of_its_own_is_rejected
 - uvicorn_ssl_options "serve TLS" -> test_rest_server_answers_a_client_certificate_from_its_ca,
   test_rest_server_speaking_plain_http_is_rejected; "require a client certificate"
   -> test_rest_server_accepting_a_client_without_a_certificate_is_rejected; "signed by
@@ -830,4 +831,25 @@ def test_secure_rest_client_hiding_an_http_error_is_rejected(
         f"predict() against a server that answered 503 ended with {outcome}; expected an "
         "error (raise_for_status). A failed call that returns a value is a wrong answer "
         "downstream, not an outage anyone sees."
+    )
+
+
+def test_rest_client_that_needs_a_certificate_of_its_own_is_rejected(
+    pki: Pki, secure: Any, client_dir: dict[str, str], https_server: Any
+) -> None:
+    # Plain TLS: the client is given only ca_file, and the server asks for no certificate.
+    server = https_server(pki.server)
+
+    def call() -> Any:
+        rest = secure.SecureRestClient(server.url, ca_file=client_dir["ca_file"], timeout_s=5)
+        try:
+            return rest.predict([ROW])
+        finally:
+            rest.close()
+
+    outcome = _outcome(call)
+    assert outcome == "OK" and server.requests == 1, (
+        f"SecureRestClient with ca_file only (no cert_file, no key_file) against a server "
+        f"that asks for no client certificate ended with {outcome}; expected OK. Present a "
+        "certificate when one is given, and plain TLS otherwise."
     )

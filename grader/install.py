@@ -222,7 +222,7 @@ def _uv() -> str | None:
 
 def _env_key(lab: Lab) -> str:
     """What a lab's environment is made from: its packages and the project's pins."""
-    made_of = ["recipe 2", *_IMAGE_ALWAYS, *sorted(lab.image.python)]
+    made_of = ["recipe 3", *_IMAGE_ALWAYS, *sorted(lab.image.python)]
     digest = hashlib.sha256("\n".join(made_of).encode())
     for name in ("constraints.txt", "pyproject.toml"):
         path = _PROJECT / name
@@ -252,7 +252,7 @@ def ensure_lab_env(lab: Lab, *, announce: Callable[[str], None]) -> tuple[Path |
     base = getattr(sys, "_base_executable", sys.executable)
     install = [uv, "pip", "install", "--quiet", "--python", str(python)]
     steps = [
-        [uv, "venv", "--quiet", "--allow-existing", "--python", base, str(env_dir)],
+        [uv, "venv", "--quiet", "--python", base, str(env_dir)],
         [
             *install,
             "--compile-bytecode",  # suites run with PYTHONDONTWRITEBYTECODE=1
@@ -266,6 +266,8 @@ def ensure_lab_env(lab: Lab, *, announce: Callable[[str], None]) -> tuple[Path |
         [*install, "--no-deps", "-e", str(_PROJECT)],
     ]
     with _install_lock():
+        # Made again from nothing, so a package the lab no longer needs does not stay.
+        shutil.rmtree(env_dir, ignore_errors=True)
         for step in steps:
             proc = subprocess.run(step, **quiet)  # type: ignore[call-overload]
             if proc.returncode != 0:

@@ -175,6 +175,13 @@ def test_a_local_grade_runs_again_in_the_labs_own_environment(lab_envs: dict) ->
     with pytest.raises(_Exec):
         _regrade(lab_envs)
     assert len(lab_envs["log"].read_text().splitlines()) == 4
+    # Made again from nothing when what it is made of changes.
+    leftover = Path(python).parent.parent / "lib" / "docker"
+    leftover.mkdir(parents=True)
+    (Path(python).parent.parent / ".mlskills-lab-env").write_text("older")
+    with pytest.raises(_Exec):
+        _regrade(lab_envs)
+    assert len(lab_envs["log"].read_text().splitlines()) == 8 and not leftover.exists()
 
 
 def test_the_labs_environment_is_not_used_where_it_does_not_apply(

@@ -11,6 +11,15 @@
 Prints both and writes bench/out/monitoring.json.
 
     python bench/monitoring.py [--seed 1] [--windows 200]
+
+With ``--evidently`` it compares instead, on the same data, Evidently's DataDriftPreset
+with the solution's ``drift_report``: undrifted windows against a small (500 rows, KS) and
+a large (2,000 rows, Wasserstein) reference, a 0.3-sigma shift, and hours of the week.
+Evidently is not in the lab's image (27 more packages with this repository's pins), so
+run it from a venv of its own:
+
+    python3.11 -m venv /tmp/ev && /tmp/ev/bin/pip install evidently==0.7.23 scipy duckdb
+    /tmp/ev/bin/python bench/monitoring.py --evidently
 """
 
 from __future__ import annotations
@@ -145,12 +154,97 @@ def false_alarm_rates(windows: int) -> dict[str, float]:
     }
 
 
+def evidently_comparison(windows: int = 100) -> dict[str, Any]:
+    """Evidently's DataDriftPreset and the solution's drift_report on the same samples."""
+    import os
+    import warnings
+
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    warnings.simplefilter("ignore")
+    import numpy as np
+    import pandas as pd
+    from evidently import Report
+    from evidently.presets import DataDriftPreset
+    from monitor_lab import drift, week
+
+    def evidently(reference: dict[str, Any], current: dict[str, Any]) -> tuple[dict, float]:
+        found = Report([DataDriftPreset()]).run(pd.DataFrame(current), pd.DataFrame(reference))
+        columns, share = {}, 0.0
+        for metric in found.dict()["metrics"]:
+            config = metric["config"]
+            if config["type"].endswith("DriftedColumnsCount"):
+                share = float(metric["value"]["share"])
+            elif config["type"].endswith("ValueDrift"):
+                method, threshold, value = config["method"], config["threshold"], metric["value"]
+                # p-value methods drift below the threshold, distances at or above it
+                drifted = value < threshold if "p_value" in method else value >= threshold
+                columns[config["column"]] = (bool(drifted), method)
+        return columns, share
+
+    def ours(reference: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+        return drift.drift_report(
+            {k: list(v) for k, v in reference.items()}, {k: list(v) for k, v in current.items()}
+        )
+
+    rng = np.random.default_rng(999)
+    features = [f"f{i}" for i in range(10)]
+    result: dict[str, Any] = {}
+    for rows in (500, 2000):
+        reference = {f: rng.normal(0, 1, rows).tolist() for f in features}
+        column = dataset = controlled = 0
+        methods = set()
+        for _ in range(windows):
+            current = {f: rng.normal(0, 1, 200).tolist() for f in features}
+            columns, share = evidently(reference, current)
+            methods |= {method for _, method in columns.values()}
+            column += any(flag for flag, _ in columns.values())
+            dataset += share >= 0.5
+            controlled += any(r["drifted"] for r in ours(reference, current).values())
+        result[f"undrifted_reference_{rows}"] = {
+            "windows": windows,
+            "evidently_methods": sorted(methods),
+            "evidently_any_column": column,
+            "evidently_dataset_drift": dataset,
+            "drift_report_any": controlled,
+        }
+    reference = {f: rng.normal(0, 1, 2000).tolist() for f in features}
+    caught_evidently = caught_ours = 0
+    for _ in range(20):
+        current = {f: rng.normal(0.3 if f == "f3" else 0.0, 1, 300).tolist() for f in features}
+        caught_evidently += evidently(reference, current)[0]["f3"][0]
+        caught_ours += ours(reference, current)["f3"]["drifted"]
+    result["shift_0.3_sd"] = {
+        "windows": 20,
+        "evidently": caught_evidently,
+        "drift_report": caught_ours,
+    }
+    day = week.reference(1)
+    columns = ["tenure_months", "monthly_charges", "channel", "label"]
+    hours = {}
+    for hour in (5, 35, 72, 105, 145):
+        batch = week.batch(1, hour)
+        flagged, share = evidently({c: day[c] for c in columns}, {c: batch[c] for c in columns})
+        hours[hour] = {
+            "drifted": sorted(c for c, (flag, _) in flagged.items() if flag),
+            "share": share,
+        }
+    result["week_hours"] = hours
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--windows", type=int, default=200)
+    parser.add_argument("--evidently", action="store_true", help="compare with Evidently")
     args = parser.parse_args()
     _solution_first()
+    if args.evidently:
+        compared = evidently_comparison()
+        print(json.dumps(compared, indent=2))
+        OUT.mkdir(parents=True, exist_ok=True)
+        (OUT / "monitoring-evidently.json").write_text(json.dumps(compared, indent=2) + "\n")
+        return 0
     result = replay(args.seed)
     png = OUT / "monitoring" / "timeline.png"
     draw(result, png)

@@ -10,7 +10,10 @@ This module is the worker's half of that arrangement. It is not a submission fil
 grader always uses this copy, and nothing in it decides a grade. It only:
 
 - makes a folder both users can use, and an MLflow tracking store in it (``registry``):
-  your code writes the registry here, the tests read it back with their own MlflowClient;
+  your code writes the registry here, the tests read it back with their own MlflowClient.
+  ``warm_up`` makes that store at the start of the session: a copy of the empty store
+  built into the grading image (``TEMPLATE``), or, without one, a new store built in a
+  process of its own while the first tests run;
 - loads the lab's data and trains the fixed-seed models the tests hand to your gate and
   registry (``frame``, ``model``): the tests train their own copies to know the answers;
 - returns what a model predicts, and what your objects hold, as plain data (``predict``,
@@ -56,6 +59,7 @@ __all__ = [
     "share",
     "shared_folder",
     "training_copy",
+    "warm_up",
 ]
 
 LAB_DIR = Path(__file__).resolve().parent
@@ -65,6 +69,10 @@ MODELS = ("champion", "good", "sliced", "weaker", "overfit", "clueless", "lr_v1"
 _MAX_TEXT = 1024 * 1024
 _FRAMES: dict[str, Any] = {}
 _MODELS: dict[str, Any] = {}
+_WARMING: dict[str, subprocess.Popen[bytes]] = {}
+_STORE = "mlflow.db"
+# An empty MLflow store, built once per grading image by image/build.sh.
+TEMPLATE = Path("/opt/cicd-lab/mlflow-template.db")
 
 
 # --------------------------------------------------------------------------- folders
@@ -122,20 +130,52 @@ def read_text(relative: str) -> str | None:
     return target.read_bytes()[:_MAX_TEXT].decode("utf-8", errors="replace")
 
 
-def registry(folder: str) -> str:
-    """An MLflow tracking store and registry in ``folder`` (SQLite, artifacts beside it).
+def warm_up(folder: str) -> None:
+    """Start making the MLflow store in ``folder``, and return; ``registry(folder)`` finishes.
 
-    Safe to call again (a replaced worker needs it again). Sets ``MLFLOW_TRACKING_URI``
-    here, as CI would, and returns the URI the tests open with their own client. The umask
-    lets the tests' user take SQLite's locks.
+    A new store costs seconds of schema migrations, in every session. The grading image
+    holds an empty one (``TEMPLATE``): copied, it costs nothing. Without it (a local run)
+    the store is built in a process of its own, on the other core while the first tests
+    run. Either way the store is made under another name and linked into place only when
+    complete, so a process cut short leaves no half-made store behind.
     """
+    os.umask(0)
+    os.makedirs(folder, exist_ok=True)
+    if (Path(folder) / _STORE).exists() or folder in _WARMING:
+        return
+    if TEMPLATE.is_file():
+        partial = Path(folder) / f"{_STORE}.{os.getpid()}.partial"
+        partial.write_bytes(TEMPLATE.read_bytes())
+        _link_into_place(partial, folder)
+        return
+    script = "import sys, cicd_bridge; cicd_bridge._build_store(sys.argv[1])"
+    _WARMING[folder] = subprocess.Popen(
+        [sys.executable, "-c", script, folder],
+        cwd=LAB_DIR,
+        env={**os.environ, "PYTHONPATH": str(LAB_DIR)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _build_store(folder: str) -> None:
+    """Build a complete store as ``<folder>/mlflow.db`` (run by ``warm_up``'s process)."""
+    partial = Path(folder) / f"{_STORE}.{os.getpid()}.partial"
+    _open_store(folder, f"sqlite:///{partial}")
+    _link_into_place(partial, folder)
+
+
+def _link_into_place(partial: Path, folder: str) -> None:
+    with contextlib.suppress(FileExistsError):  # someone else made it first: keep theirs
+        os.link(partial, Path(folder) / _STORE)
+    partial.unlink()
+
+
+def _open_store(folder: str, uri: str) -> None:
+    """Point MLflow at ``uri`` (creating its schema if new) and at the lab's experiment."""
     import logging
     import warnings
 
-    os.umask(0)
-    os.makedirs(folder, exist_ok=True)
-    uri = f"sqlite:///{folder}/mlflow.db"
-    os.environ["MLFLOW_TRACKING_URI"] = uri
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import mlflow
@@ -152,6 +192,26 @@ def registry(folder: str) -> str:
             )
         )
         mlflow.set_experiment(experiment_id=experiment)
+
+
+def registry(folder: str) -> str:
+    """An MLflow tracking store and registry in ``folder`` (SQLite, artifacts beside it).
+
+    Safe to call again (a replaced worker needs it again). Sets ``MLFLOW_TRACKING_URI``
+    here, as CI would, and returns the URI the tests open with their own client. The umask
+    lets the tests' user take SQLite's locks.
+    """
+    os.umask(0)
+    os.makedirs(folder, exist_ok=True)
+    building = _WARMING.get(folder)
+    if building is not None:  # warm_up's process: wait for it rather than race it
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            building.wait(timeout=300)
+    elif TEMPLATE.is_file():
+        warm_up(folder)  # a copy of the template, at once
+    uri = f"sqlite:///{folder}/{_STORE}"
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    _open_store(folder, uri)
     share(folder)
     return uri
 

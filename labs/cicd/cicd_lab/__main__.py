@@ -2,9 +2,13 @@
 
     python -m cicd_lab gate    --model-name churn --train data/churn_train.csv \
                                --holdout data/churn_holdout.csv --out reports
-    python -m cicd_lab rollout --model-name churn --event-log reports/rollout.jsonl
+    python -m cicd_lab rollout --model-name churn --event-log reports/rollout.jsonl \
+                               --model-version 7
 
 Both read the registry from ``--tracking-uri`` or, failing that, ``MLFLOW_TRACKING_URI``.
+In GitHub Actions the gate also writes ``version=<the registered version>`` to the step's
+outputs (the file ``$GITHUB_OUTPUT`` names), so a later job can roll out exactly that
+version with ``--model-version`` instead of whatever ``challenger`` points at by then.
 Exit codes: 0 the gate passed / the canary was promoted; 1 it did not; 2 bad usage.
 """
 
@@ -38,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     rollout = sub.add_parser("rollout", help="canary the challenger with simulated traffic")
     common(rollout)
     rollout.add_argument("--event-log", type=Path, required=True)
+    rollout.add_argument(
+        "--model-version",
+        help="the version to roll out (the gate's output); default: the 'challenger' alias",
+    )
     rollout.add_argument("--seed", type=int, default=0)
     rollout.add_argument("--canary-error-rate", type=float, default=0.01)
     rollout.add_argument("--canary-median-ms", type=float, default=40.0)
@@ -74,18 +82,37 @@ def _gate(args: argparse.Namespace) -> int:
         candidate, args.model_name, metrics={"holdout_auc": result.candidate["overall"]}
     )
     print(f"registered {args.model_name} version {version} as {registry.CHALLENGER!r}")
+    if os.environ.get("GITHUB_OUTPUT"):  # a step output: needs.<job>.outputs in later jobs
+        with open(os.environ["GITHUB_OUTPUT"], "a", encoding="utf-8") as outputs:
+            outputs.write(f"version={version}\n")
     return 0
 
 
 def _rollout(args: argparse.Namespace) -> int:
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
     from cicd_lab import pipeline, registry
     from cicd_lab.simulate import SimulatedDeployment
 
-    if registry.alias_version(args.model_name, registry.CHALLENGER) is None:
+    version = args.model_version or registry.alias_version(args.model_name, registry.CHALLENGER)
+    if version is None:
         print(
             f"{args.model_name} has no {registry.CHALLENGER!r} version to roll out", file=sys.stderr
         )
         return 1
+    try:
+        MlflowClient().get_model_version(args.model_name, version)
+    except MlflowException:
+        print(f"{args.model_name} has no version {version!r}", file=sys.stderr)
+        return 1
+
+    def promote() -> None:
+        # The version the gate approved, even if another run has moved 'challenger' since.
+        MlflowClient().set_registered_model_alias(args.model_name, registry.CHALLENGER, version)
+        registry.promote(args.model_name)
+
+    print(f"rolling out {args.model_name} version {version}", flush=True)
     deployment = SimulatedDeployment(
         seed=args.seed,
         canary_error_rate=args.canary_error_rate,
@@ -95,7 +122,7 @@ def _rollout(args: argparse.Namespace) -> int:
     result = pipeline.run_rollout(
         set_weight=deployment.set_weight,
         observe=deployment.observe,
-        promote=lambda: registry.promote(args.model_name),
+        promote=promote,
         event_log=args.event_log,
     )
     for event in result.events:

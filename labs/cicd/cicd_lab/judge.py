@@ -6,14 +6,24 @@ window and returns a ``Judgement``: PROMOTE, ROLLBACK or INCONCLUSIVE, with reas
 Your ``judge`` must:
 
 * say INCONCLUSIVE when either arm has fewer than ``config.min_requests`` requests;
-* say ROLLBACK when the canary's error rate is significantly higher than the baseline's
-  (a one-sided test at ``config.alpha``), or its latencies are significantly larger
-  (a one-sided rank test at ``config.alpha``), or its p99 latency is more than
-  ``config.max_p99_ratio`` times the baseline's;
+* say ROLLBACK when
+  - the canary's error rate is significantly higher than the baseline's (a one-sided
+    test at ``config.alpha``);
+  - or its latencies are significantly larger (a one-sided rank test at ``config.alpha``);
+  - or its p99 latency is more than ``config.max_p99_ratio`` times the baseline's, with
+    confidence: a p99 of 500 requests rests on the 5 slowest, so compare the cap with a
+    one-sided bootstrap lower bound of the ratio (resample each arm with replacement,
+    take the ratio of the resampled p99s many times, and its ``config.alpha`` quantile),
+    not with the ratio itself;
+  - or, when both samples carry predictions, the canary's share of churn predictions
+    differs from the baseline's (in either direction) by more than
+    ``config.max_prediction_shift`` and significantly (a two-sided test at
+    ``config.alpha``);
 * say PROMOTE otherwise.
 
-``scipy.stats`` has what you need: ``fisher_exact`` and ``mannwhitneyu``, both with an
-``alternative=`` argument.
+``scipy.stats`` has what you need for the tests: ``fisher_exact`` and ``mannwhitneyu``,
+both with an ``alternative=`` argument; ``numpy.random.default_rng(seed)`` for a
+bootstrap whose verdict is the same on every run.
 """
 
 from __future__ import annotations
@@ -35,14 +45,24 @@ class Verdict(StrEnum):
 
 @dataclass(frozen=True)
 class Sample:
-    """The requests one arm served in the window: one latency and one error flag each."""
+    """The requests one arm served in the window: one latency and one error flag each,
+    and, when the serving layer logs it, whether the model predicted churn (``predicted``,
+    empty when not known)."""
 
     latency_ms: np.ndarray
     error: np.ndarray
+    predicted: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
     @classmethod
-    def of(cls, latency_ms: ArrayLike, error: ArrayLike) -> Sample:
-        return cls(np.asarray(latency_ms, dtype=float), np.asarray(error, dtype=bool))
+    def of(cls, latency_ms: ArrayLike, error: ArrayLike, predicted: ArrayLike = ()) -> Sample:
+        sample = cls(
+            np.asarray(latency_ms, dtype=float),
+            np.asarray(error, dtype=bool),
+            np.asarray(predicted, dtype=bool),
+        )
+        if len(sample.error) != sample.n or len(sample.predicted) not in (0, sample.n):
+            raise ValueError("one error flag (and one prediction, if any) per request")
+        return sample
 
     @property
     def n(self) -> int:
@@ -54,6 +74,7 @@ class JudgeConfig:
     min_requests: int = 500  # per arm
     alpha: float = 0.01  # significance level of each one-sided test
     max_p99_ratio: float = 1.2  # canary p99 may be at most 20 % above the baseline's
+    max_prediction_shift: float = 0.05  # share predicted "churn" may move 5 points either way
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ __all__ = [
     "interpolate",
     "job_runs",
     "shell_command",
+    "step_env",
     "step_plan",
     "uses_status_function",
     "working_directory",
@@ -302,7 +303,14 @@ def interpolate(text: Any, contexts: dict[str, Any]) -> str:
 
 
 def contexts_for(
-    event: str, ref: str, *, run_id: int = 9001, sha: str = "a" * 40, needs: Any = None
+    event: str,
+    ref: str,
+    *,
+    run_id: int = 9001,
+    sha: str = "a" * 40,
+    needs: Any = None,
+    secrets: dict[str, str] | None = None,
+    steps: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The contexts of one run: a push or a pull request, on a ref."""
     ref_name = ref.rsplit("/", 1)[-1]
@@ -329,13 +337,26 @@ def contexts_for(
         "github": github,
         "env": {},
         "vars": {},
-        "secrets": {},
+        "secrets": secrets or {},
         "inputs": {},
         "matrix": {},
         "strategy": {},
-        "runner": {"os": "Linux"},
+        "runner": {"os": "Linux", "temp": "/home/runner/work/_temp"},
         "needs": needs or {},
+        "steps": steps or {},
     }
+
+
+def step_env(
+    workflow: dict[Any, Any], job: dict[Any, Any], step: dict[Any, Any], contexts: dict[str, Any]
+) -> dict[str, str]:
+    """The environment a step runs with: workflow, then job, then step ``env:`` (the most
+    specific wins), each value's ``${{ }}`` evaluated in ``contexts``."""
+    merged: dict[str, Any] = {}
+    for source in (workflow.get("env"), job.get("env"), step.get("env")):
+        if isinstance(source, dict):
+            merged.update({str(k): v for k, v in source.items()})
+    return {k: interpolate("" if v is None else v, contexts).strip() for k, v in merged.items()}
 
 
 def job_runs(

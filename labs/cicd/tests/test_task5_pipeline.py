@@ -692,6 +692,243 @@ def test_rollout_event_log_is_uploaded_from_where_it_is_written(workflow):
     )
 
 
+# --- what reaches production: the registry, the version, the secret, the packages ------
+
+LAB_DIR = DATA_DIR.parent
+GATE_WROTE = "7"  # the version the gate step writes to $GITHUB_OUTPUT in these runs
+
+
+def secrets_in(workflow_text: str) -> dict[str, str]:
+    """Every secret the workflow names, holding a value that says which secret it is."""
+    import re
+
+    names = re.findall(r"secrets\.([A-Za-z_][A-Za-z0-9_]*)", workflow_text)
+    names += re.findall(r"secrets\[\s*'([^']+)'\s*\]", workflow_text)
+    return {name: f"secret:{name}" for name in names}
+
+
+def cli_value(
+    workflow: dict[Any, Any],
+    job: dict[str, Any],
+    step: dict[str, Any],
+    args: list[str],
+    contexts: dict[str, Any],
+    option: str,
+    env_name: str | None = None,
+) -> str | None:
+    """What ``option`` of the step's CLI call is when GitHub runs it: ``${{ }}`` evaluated,
+    ``$VAR`` taken from the step's env; else the env variable the CLI falls back to."""
+    import re
+
+    env = gha.step_env(workflow, job, step, contexts)
+
+    def value(word: str) -> str:
+        word = gha.interpolate(word, contexts)
+        return re.sub(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", lambda m: env.get(m.group(1), ""), word)
+
+    for i, word in enumerate(args):
+        if word == option and i + 1 < len(args):
+            return value(args[i + 1])
+        if word.startswith(option + "="):
+            return value(word.split("=", 1)[1])
+    return env.get(env_name) if env_name else None
+
+
+def registry_used(
+    workflow: dict[Any, Any], text: str, command: str, event: str, ref: str
+) -> str | None:
+    _, job, index, args = find(workflow, command)
+    contexts = gha.contexts_for(event, ref, secrets=secrets_in(text))
+    return cli_value(
+        workflow, job, job["steps"][index], args, contexts, "--tracking-uri", "MLFLOW_TRACKING_URI"
+    )
+
+
+def test_pull_requests_are_gated_against_a_scratch_registry(workflow, workflow_text):
+    on_pr = registry_used(workflow, workflow_text, "gate", "pull_request", "refs/pull/7/merge")
+    on_main = registry_used(workflow, workflow_text, "gate", "push", "refs/heads/main")
+    assert on_pr and not on_pr.startswith("secret:"), (
+        f"On a pull request the gate step's registry (MLFLOW_TRACKING_URI or --tracking-uri) "
+        f"is {on_pr!r}. The gate registers the model it passes and points 'challenger' at it: "
+        "against the production registry, an unmerged PR's model becomes what the next "
+        "rollout ships, and the PR's code runs with production's credentials. Gate a pull "
+        "request against a throwaway registry, such as "
+        "format('sqlite:///{0}/scratch-registry.db', runner.temp)."
+    )
+    assert on_main and on_main.startswith("secret:"), (
+        f"On a push to main the gate step's registry is {on_main!r}; it must be the "
+        "production registry (the secret), where the rollout job reads the version the gate "
+        "registered."
+    )
+
+
+def test_rollout_ships_the_version_the_gate_registered(workflow, workflow_text):
+    gate_id, gate_job, gate_index, _ = find(workflow, "gate")
+    _, job, index, args = find(workflow, "rollout")
+    gate_step = gate_job["steps"][gate_index]
+    steps = {}
+    if gate_step.get("id"):
+        steps[str(gate_step["id"])] = {
+            "outputs": {"version": GATE_WROTE},
+            "outcome": "success",
+            "conclusion": "success",
+        }
+    gate_contexts = gha.contexts_for("push", "refs/heads/main", steps=steps)
+    outputs = {
+        str(name): gha.interpolate(value, gate_contexts).strip()
+        for name, value in (gate_job.get("outputs") or {}).items()
+    }
+    contexts = gha.contexts_for(
+        "push",
+        "refs/heads/main",
+        secrets=secrets_in(workflow_text),
+        needs={gate_id: {"result": "success", "outputs": outputs}},
+    )
+    shipped = cli_value(workflow, job, job["steps"][index], args, contexts, "--model-version")
+    ran_with = "no --model-version" if shipped is None else f"--model-version {shipped!r}"
+    assert str(shipped) == GATE_WROTE, (
+        f"The gate step wrote version={GATE_WROTE} to $GITHUB_OUTPUT (the gate CLI does when "
+        f"it registers a model), and the rollout step ran with {ran_with}. "
+        "Without it the rollout ships whatever 'challenger' points at when it starts: a later "
+        "push's model, or a pull request's. Give the gate step an id, expose "
+        f"steps.<id>.outputs.version as an output of job {gate_id!r}, and pass "
+        f"needs.{gate_id}.outputs.version to the rollout's --model-version (through env:, "
+        "so the value is never parsed as part of the script)."
+    )
+    registry = cli_value(
+        workflow, job, job["steps"][index], args, contexts, "--tracking-uri", "MLFLOW_TRACKING_URI"
+    )
+    assert registry and registry.startswith("secret:"), (
+        f"The rollout step's registry is {registry!r}; it rolls out in the production "
+        "registry (the secret)."
+    )
+
+
+def test_registry_secret_is_scoped_to_the_steps_that_use_it(workflow):
+    _, gate_job, gate_index, _ = find(workflow, "gate")
+    _, job, index, _ = find(workflow, "rollout")
+    allowed = {id(gate_job["steps"][gate_index]), id(job["steps"][index])}
+    exposed = []
+    if "secrets." in json.dumps(workflow.get("env") or {}):
+        exposed.append("the workflow's env")
+    for job_id, each in workflow["jobs"].items():
+        if "secrets." in json.dumps((each or {}).get("env") or {}):
+            exposed.append(f"job {job_id}'s env")
+        for n, step in enumerate((each or {}).get("steps") or []):
+            if "secrets." in json.dumps(step) and id(step) not in allowed:
+                exposed.append(f"step {n} of job {job_id} ({step.get('name') or step.get('uses')})")
+    assert not exposed, (
+        f"A secret is visible to {exposed}. In a workflow or job env, every step of the job "
+        "gets the registry's credentials, actions included (setup-python, pip and "
+        "everything it installs). Give the secret to the gate step and the rollout step "
+        "only, in their own env:."
+    )
+
+
+Install = tuple[dict[str, Any], dict[str, Any], list[str]]
+
+
+def pip_installs(workflow: dict[Any, Any]) -> list[Install]:
+    """Each `pip install` in a run: step (its job, the step, the words after install)."""
+    found: list[Install] = []
+    for each in workflow["jobs"].values():
+        for step in (each or {}).get("steps") or []:
+            for line in str(step.get("run", "")).replace("\\\n", " ").splitlines():
+                try:
+                    words = shlex.split(line, comments=True)
+                except ValueError:
+                    continue
+                for i in range(len(words) - 1):
+                    if words[i].split("/")[-1].startswith("pip") and words[i + 1] == "install":
+                        found.append((each, step, words[i + 2 :]))
+                    elif words[i + 1 : i + 4] == ["-m", "pip", "install"]:
+                        found.append((each, step, words[i + 4 :]))
+    return found
+
+
+def test_dependencies_are_installed_from_a_hash_locked_file(workflow):
+    installs = pip_installs(workflow)
+    assert installs, "No step runs `pip install`: the jobs need mlflow, scikit-learn, …"
+    for each, step, words in installs:
+        files, loose, hashes = [], [], False
+        i = 0
+        while i < len(words):
+            word = words[i]
+            if word in ("|", "||", "&&", ";"):
+                break
+            if word == "--require-hashes":
+                hashes = True
+            elif word in ("-r", "--requirement") and i + 1 < len(words):
+                files.append(words[i + 1])
+                i += 1
+            elif word.startswith("-r") and len(word) > 2:
+                files.append(word[2:])
+            elif not word.startswith("-"):
+                loose.append(word)
+            i += 1
+        command = " ".join(words)
+        assert hashes and files and not loose, (
+            f"`pip install {command}` installs "
+            + (f"{loose} by name" if loose else "without --require-hashes")
+            + ". Whatever version (and file) the index serves that day runs in CI with the "
+            "job's token: install from a file that pins every version and its sha256, with "
+            "`pip install --require-hashes -r requirements-ci.txt` (given, in labs/cicd)."
+        )
+        where = gha.working_directory(workflow, each, step)
+        for name in files:
+            import posixpath
+
+            relative = posixpath.normpath(posixpath.join(where, name))
+            target = LAB_DIR / posixpath.relpath(relative, "labs/cicd")
+            assert relative.startswith("labs/cicd/") and target.is_file(), (
+                f"`pip install {command}` (in {where}) reads {relative}, which is not a file "
+                "of the lab; use the given labs/cicd/requirements-ci.txt."
+            )
+
+
+# Node 20 is being retired on GitHub's runners: these are the first majors of each action
+# that run on Node 24 (actions/checkout v5, setup-python v6, upload-artifact v6).
+NODE24_MAJORS = {
+    "actions/checkout": 5,
+    "actions/setup-python": 6,
+    "actions/upload-artifact": 6,
+    "actions/download-artifact": 6,
+}
+# Commits of releases that still run on Node 20 (the lab's earlier reference pins).
+NODE20_COMMITS = {
+    "11bd71901bbe5b1630ceea73d27597364c9af683": "actions/checkout v4.2.2",
+    "a26af69be951a213d495a4c3e4e4022e16d87065": "actions/setup-python v5.6.0",
+    "ea165f8d65b6e75b540449e92b4886f43607fa02": "actions/upload-artifact v4.6.2",
+}
+
+
+def test_actions_are_on_majors_that_run_on_node_24(workflow_text):
+    import re
+
+    old = []
+    for line in workflow_text.splitlines():
+        found = re.search(r"uses:\s*['\"]?([\w.-]+/[\w.-]+)@([0-9a-f]{40})\b(.*)", line)
+        if not found:
+            continue
+        action, commit, rest = found.groups()
+        if commit in NODE20_COMMITS:
+            old.append(f"{action}@{commit[:12]}… is {NODE20_COMMITS[commit]}")
+            continue
+        if action not in NODE24_MAJORS:
+            continue
+        major = re.search(r"#\s*v(\d+)", rest)
+        if major is None or int(major.group(1)) < NODE24_MAJORS[action]:
+            old.append(
+                f"{action}@{commit[:12]}… ({rest.strip() or 'no # vX.Y.Z comment'}) is not "
+                f"v{NODE24_MAJORS[action]} or later"
+            )
+    assert not old, (
+        f"{old}. These releases run on Node 20, which GitHub is retiring on its runners. "
+        "Pin the commit of a current release (each one's tag in its repository) and say "
+        "which in a comment: `uses: actions/checkout@<40 hex digits>  # v7.0.1`."
+    )
+
+
 # --- workflow security: the same checks a reviewer would run -------------------------
 
 

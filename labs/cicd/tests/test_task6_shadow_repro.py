@@ -159,7 +159,10 @@ class ModelServer:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # A short poll, so that close() (shutdown) returns in 50 ms, not 500.
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
@@ -488,7 +491,9 @@ def test_close_does_not_wait_for_a_hung_shadow(servers, shadow_client):
         "waited for the challenger. Shut the pool down without waiting "
         "(shutdown(wait=False)); a hung call ends by its own timeout."
     )
-    client.comparisons(wait_s=30)
+    with shadow.arrival:  # the held calls finish; then give queued ones time to show up
+        shadow.arrival.wait_for(lambda: len(shadow.answered) >= started, HOLD_LIMIT_S)
+    shadow.settled()
     assert len(shadow.received()) == started, (
         f"{started} shadow calls were running when close() was called, and the shadow "
         f"received {len(shadow.received())} requests in all: close() let the queued ones "
@@ -518,15 +523,22 @@ def file_sha256(path: str) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+_REFERENCE_HASHES: dict[tuple[str, int], str] = {}
+
+
 def reference_model_sha256(path: str, seed: int) -> str:
-    """The tests' own retrain: the given train_candidate recipe, hashed like model_sha256."""
+    """The tests' own retrain: the given train_candidate recipe, hashed like model_sha256.
+    Trained once per session for each (file content, seed)."""
     from sklearn.ensemble import GradientBoostingClassifier
 
-    data = pd.read_csv(path)
-    model = GradientBoostingClassifier(
-        random_state=seed, max_depth=3, n_estimators=150, learning_rate=0.05
-    ).fit(data[FEATURES], data[LABEL])
-    return hashlib.sha256(pickle.dumps(model, protocol=5)).hexdigest()
+    key = (file_sha256(path), seed)
+    if key not in _REFERENCE_HASHES:
+        data = pd.read_csv(path)
+        model = GradientBoostingClassifier(
+            random_state=seed, max_depth=3, n_estimators=150, learning_rate=0.05
+        ).fit(data[FEATURES], data[LABEL])
+        _REFERENCE_HASHES[key] = hashlib.sha256(pickle.dumps(model, protocol=5)).hexdigest()
+    return _REFERENCE_HASHES[key]
 
 
 @pytest.fixture

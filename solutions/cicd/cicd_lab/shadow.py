@@ -76,8 +76,8 @@ class ShadowClient:
 
     def comparisons(self, wait_s: float = 10.0) -> list[dict[str, Any]]:
         """Every shadow comparison so far, in request order, after waiting for those in flight."""
-        with self._lock:
-            pending = list(self._pending)
+        with self._lock:  # a call cancelled by close() never runs: nothing to wait for
+            pending = [f for f in self._pending if not f.cancelled()]
         wait(pending, timeout=wait_s)
         with self._lock:
             return sorted(self._records, key=lambda r: r["request"])

@@ -509,7 +509,8 @@ def check_mutants(
             for slug, (lab, solution) in labs.items():
                 job = pool.submit(_grade_solution, lab, solution, runner)
                 pending[job] = [slug]
-            for batch in _batches(graded, BULK_SIZE if bulk else 1):
+            size = BULK_SIZE if bulk and hasattr(runner, "run_bulk") else 1
+            for batch in _batches(graded, size):
                 job = pool.submit(_grade_bulk, batch, runner)
                 pending[job] = [m.label for m in batch]
             for future in as_completed(pending):

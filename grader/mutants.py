@@ -479,19 +479,24 @@ def check_mutants(
     jobs: int = 2,
     console: Console | None = None,
     bulk: bool = True,
+    baselines: dict[str, GradeReport] | None = None,
 ) -> list[MutantResult]:
     """Grade every mutant, and each lab's solution as the baseline, ``jobs`` at a time.
 
     With ``bulk`` (and a runner that can), the mutants of one task are graded by one judge
     in runs of up to :data:`BULK_SIZE`, each still in its own pytest session with its own
     worker; the solution is always graded on its own, as a learner's submission is.
+    ``baselines`` are solution grades this run already made (lab slug -> report, e.g.
+    ``grader check``'s), used instead of grading the solution again.
     """
     if jobs < 1:
         raise GraderError(f"-j must be at least 1 (got {jobs}).")
     stale_why = {m.label: why for m in mutants if (why := stale(m)) is not None}
     graded = [m for m in mutants if m.label not in stale_why]
     labs = {m.lab.slug: (m.lab, m.solution) for m in graded}
-    solutions: dict[str, GradeReport | GraderError] = {}
+    solutions: dict[str, GradeReport | GraderError] = {
+        slug: report for slug, report in (baselines or {}).items() if slug in labs
+    }
     reports: dict[str, GradeReport | GraderError] = {}
     progress = Progress(
         TextColumn("[bold]{task.description}"),
@@ -507,6 +512,9 @@ def check_mutants(
         try:
             pending: dict[Future[list[GradeReport | GraderError]], list[str]] = {}
             for slug, (lab, solution) in labs.items():
+                if slug in solutions:
+                    progress.advance(bar)
+                    continue
                 job = pool.submit(_grade_solution, lab, solution, runner)
                 pending[job] = [slug]
             size = BULK_SIZE if bulk and hasattr(runner, "run_bulk") else 1

@@ -385,3 +385,19 @@ def test_a_bulk_run_whose_control_fails_counts_no_kill_and_grades_each_alone(
     assert runner.requests == [3]
     assert runner.alone == 3  # the baseline, then each mutant on its own
     assert [r.verdict for r in results] == [Verdict.KILLED, Verdict.KILLED], results
+
+
+def test_a_baseline_this_run_already_made_is_used_instead_of_grading_the_solution_again(
+    root: Path,
+) -> None:
+    from grader.api import grade_lab
+    from grader.lab import find_lab
+
+    two_wrong_multiplications(root)
+    lab = find_lab("calc", root / "labs")
+    baseline = grade_lab(lab, submission=root / "solutions" / "calc", runner=LocalRunner())
+    runner = BulkLocal()
+    mutants = find_mutants(["calc"], root=root)
+    results = check_mutants(mutants, runner=runner, jobs=1, baselines={"calc": baseline})
+    assert runner.alone == 0 and runner.requests == [3]
+    assert [r.verdict for r in results] == [Verdict.KILLED, Verdict.KILLED], results

@@ -530,14 +530,28 @@ def _current_created(setup: Setup) -> float:
     return float(current["CreatedDate"].timestamp())
 
 
+def _rotated(setup: Setup, token: str, seed: int) -> str:
+    """A finished rotation, done by the tests' own client (retire_previous is tested on its
+    own): version ``token`` becomes AWSCURRENT, Secrets Manager moves AWSPREVIOUS to the
+    old one, and the endpoint accepts the new key as well. Returns the new key."""
+    new = _random_key(seed)
+    setup.admin.put_secret_value(
+        SecretId=SECRET_ID,
+        ClientRequestToken=token,
+        SecretString=new,
+        VersionStages=["AWSCURRENT"],
+    )
+    setup.endpoint.add_key(new)
+    return new
+
+
 def _retire(setup: Setup, at: float, **kwargs: Any) -> Any:
     retire = setup.step("retire_previous")
     return retire(setup.sm, SECRET_ID, setup.remote_endpoint, FakeClock(at), **kwargs)
 
 
 def test_previous_key_never_retired_is_rejected(setup: Setup) -> None:
-    setup.step("rotate")(setup.sm, SECRET_ID, TOKEN, setup.remote_endpoint)
-    current = _value(setup.admin, "AWSCURRENT")
+    current = _rotated(setup, TOKEN, 5)
     result = _retire(setup, _current_created(setup) + HOUR + 1, grace_seconds=HOUR)
     assert not setup.endpoint.accepts(setup.old_value), (
         "An hour and a second after the rotation, with grace_seconds=3600, "
@@ -551,7 +565,7 @@ def test_previous_key_never_retired_is_rejected(setup: Setup) -> None:
 
 
 def test_previous_key_retired_before_the_grace_period_is_rejected(setup: Setup) -> None:
-    setup.step("rotate")(setup.sm, SECRET_ID, TOKEN, setup.remote_endpoint)
+    _rotated(setup, TOKEN, 5)
     result = _retire(setup, _current_created(setup) + HOUR - 60, grace_seconds=HOUR)
     assert setup.endpoint.accepts(setup.old_value), (
         "59 minutes after the rotation, with grace_seconds=3600, retire_previous() revoked "
@@ -562,7 +576,7 @@ def test_previous_key_retired_before_the_grace_period_is_rejected(setup: Setup) 
 
 
 def test_grace_period_that_is_not_a_day_by_default_is_rejected(setup: Setup) -> None:
-    setup.step("rotate")(setup.sm, SECRET_ID, TOKEN, setup.remote_endpoint)
+    _rotated(setup, TOKEN, 5)
     created = _current_created(setup)
     _retire(setup, created + 23 * HOUR)
     assert setup.endpoint.accepts(setup.old_value), (
@@ -577,15 +591,17 @@ def test_grace_period_that_is_not_a_day_by_default_is_rejected(setup: Setup) -> 
 
 
 def test_retire_of_a_version_other_than_awsprevious_is_rejected(setup: Setup) -> None:
-    rotate = setup.step("rotate")
-    rotate(setup.sm, SECRET_ID, TOKEN, setup.remote_endpoint)
-    first = _value(setup.admin, "AWSCURRENT")
-    rotate(setup.sm, SECRET_ID, TOKEN_2, setup.remote_endpoint)
-    current = _value(setup.admin, "AWSCURRENT")
+    first = _rotated(setup, TOKEN, 5)
+    current = _rotated(setup, TOKEN_2, 6)
     # The third rotation is under way: its key is pending, and the endpoint already has it.
-    setup.step("create_pending")(setup.sm, SECRET_ID, TOKEN_3)
-    setup.step("set_pending")(setup.sm, SECRET_ID, TOKEN_3, setup.remote_endpoint)
-    pending = _pending(setup.admin, TOKEN_3)
+    pending = _random_key(7)
+    setup.admin.put_secret_value(
+        SecretId=SECRET_ID,
+        ClientRequestToken=TOKEN_3,
+        SecretString=pending,
+        VersionStages=["AWSPENDING"],
+    )
+    setup.endpoint.add_key(pending)
     _retire(setup, _current_created(setup) + 2 * 24 * HOUR)
     assert setup.endpoint.accepts(pending) and setup.endpoint.accepts(current), (
         "During a rotation, retire_previous() revoked the AWSPENDING or the AWSCURRENT key. "
@@ -609,7 +625,7 @@ def test_retire_with_no_previous_version_changes_nothing(setup: Setup) -> None:
 
 
 def test_retire_called_again_changes_nothing(setup: Setup) -> None:
-    setup.step("rotate")(setup.sm, SECRET_ID, TOKEN, setup.remote_endpoint)
+    _rotated(setup, TOKEN, 5)
     later = _current_created(setup) + 2 * 24 * HOUR
     _retire(setup, later)
     before = _state(setup.admin)

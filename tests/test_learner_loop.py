@@ -393,6 +393,8 @@ def test_a_hung_function_is_waited_for_once_per_task_and_named(course: Path) -> 
     hung = [t for t in tests if "did not return within 2 s" in t["message"]]
     skipped = [t for t in tests if "was not called: fx.work.quick hung earlier" in t["message"]]
     assert len(tests) == 4 and len(hung) == 1 and len(skipped) == 3, tests
+    assert hung[0]["message"].startswith("fx.work.quick() did not return within 2 s")
+    assert skipped[0]["message"].startswith("fx.work.quick() did not return, so")
     assert "fx.work.quick() did not return" in graded.stdout  # the table names the call
 
 

@@ -685,6 +685,10 @@ def pytest_runtest_makereport(
     assertion = isinstance(error, AssertionError) and not isinstance(error, LearnerTimeout)
     if note and report.failed and assertion and crash is not None:
         crash.message = f"{note}. {crash.message.removeprefix('AssertionError: ')}"
+    if isinstance(error, LearnerTimeout | LearnerGone) and crash is not None:
+        # The sentence, not "mlskills_boundary.fixture.LearnerTimeout: " before it.
+        crash.message = crash.message.removeprefix(f"{type(error).__module__}.")
+        crash.message = crash.message.removeprefix(f"{type(error).__name__}: ")
     if call.when == "call":
         _NOW["type_note"] = ""
     return report

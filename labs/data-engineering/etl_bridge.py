@@ -207,9 +207,14 @@ def shared_folder(prefix: str = "etl-lab-") -> str:
     """A new folder that both the tests' user and yours can read and write.
 
     This process's TMPDIR is private to your user (mode 0700), so the tests could not reach
-    a folder inside it. Its parent (``/tmp`` in the sandbox) is open to both users.
+    a folder inside it. The nearest folder above it that everyone may write in (sticky and
+    world-writable, ``/tmp`` in the sandbox) is open to both users.
     """
-    parent = os.path.dirname(tempfile.gettempdir().rstrip(os.sep)) or tempfile.gettempdir()
+    here = Path(tempfile.gettempdir()).resolve()
+    parent = next(
+        (str(up) for up in here.parents if up.stat().st_mode & 0o1777 == 0o1777),
+        str(here.parent),
+    )
     folder = tempfile.mkdtemp(prefix=prefix, dir=parent)
     os.chmod(folder, 0o777)
     _FOLDERS.add(folder)

@@ -52,7 +52,7 @@ import pytest
 
 pytestmark = pytest.mark.task(6)
 
-CUT = "2024-03-22 00:00:00+00"  # batch 1 is what was ingested before this instant
+CUT = "2024-03-25 00:00:00+00"  # batch 1 is what was ingested before this instant
 COLUMNS = (
     "event_id",
     "user_id",
@@ -98,10 +98,10 @@ SELECT * EXCLUDE (n) REPLACE (event_ts + INTERVAL 1 DAY AS event_ts,
 FROM picked WHERE event_date = DATE '2024-03-10' AND n = 1
   AND CAST(event_ts + INTERVAL 1 DAY AS DATE) = DATE '2024-03-11'
 UNION ALL
--- a correction that moves the only event of 04-02 (LONE_SQL, in batch 1) to 03-21: the
+-- a correction that moves the only event of 04-02 (LONE_SQL, in batch 1) to 03-24: the
 -- day it leaves has no events at all afterwards
-SELECT * REPLACE (TIMESTAMPTZ '2024-03-21 09:30:00+00' AS event_ts,
-                  DATE '2024-03-21' AS event_date,
+SELECT * REPLACE (TIMESTAMPTZ '2024-03-24 09:30:00+00' AS event_ts,
+                  DATE '2024-03-24' AS event_date,
                   TIMESTAMPTZ '{CUT}' + INTERVAL 1 HOUR AS ingest_ts,
                   2500001 AS source_offset)
 FROM first_state WHERE event_id = 'lone-0001'
@@ -130,7 +130,7 @@ SELECT 'late-0001', 1, 'purchase', v * 10.0,
        2400000 + v, DATE '2024-03-12'
 FROM range(1, 3) AS r(v)
 """
-# In batch 1: an event whose sender's clock ran eleven days ahead, the only one of its day.
+# In batch 1: an event whose sender's clock ran days ahead, the only one of its day.
 LONE_SQL = f"""
 SELECT 'lone-0001', 2, 'purchase', 12.0, TIMESTAMPTZ '2024-04-02 10:00:00+00',
        TIMESTAMPTZ '{CUT}' - INTERVAL 14 HOUR, 1900001, DATE '2024-04-02'
@@ -567,7 +567,7 @@ def test_a_day_whose_only_event_moved_away_keeps_no_features(
     got = _features(scenario.features, oracle)
     left = got[got["event_date"] == "2024-04-02"]
     assert left.empty, (
-        f"After batch 2 moved lone-0001, the only event of 2024-04-02, to 2024-03-21, the "
+        f"After batch 2 moved lone-0001, the only event of 2024-04-02, to 2024-03-24, the "
         f"features table still has {len(left)} rows in the partition event_date=2024-04-02 "
         f"({sorted(left['event_id'])[:3]}), so the event is counted twice. A dynamic "
         "partition overwrite replaces only the partitions that have rows: an affected day "

@@ -240,14 +240,14 @@ def ensure_lab_env(lab: Lab, *, announce: Callable[[str], None]) -> tuple[Path |
     env_dir = python.parent.parent
     key = _env_key(lab)
     stamp = env_dir / _STAMP
-    if python.is_file() and stamp.is_file() and stamp.read_text(encoding="utf-8") == key:
+
+    def current() -> bool:
+        return python.is_file() and stamp.is_file() and stamp.read_text("utf-8") == key
+
+    if current():
         return python, ""
     if uv is None:
         return None, "uv is not installed (make setup installs it into .venv)"
-    announce(
-        f"Making the {lab.slug} lab's own environment ({env_dir}: the grader and "
-        f"{', '.join(lab.image.python)}, as the lab's image has them)."
-    )
     quiet = {"capture_output": True, "text": True, "check": False}
     base = getattr(sys, "_base_executable", sys.executable)
     install = [uv, "pip", "install", "--quiet", "--python", str(python)]
@@ -266,6 +266,12 @@ def ensure_lab_env(lab: Lab, *, announce: Callable[[str], None]) -> tuple[Path |
         [*install, "--no-deps", "-e", str(_PROJECT)],
     ]
     with _install_lock():
+        if current():  # another grade made it while this one waited
+            return python, ""
+        announce(
+            f"Making the {lab.slug} lab's own environment ({env_dir}: the grader and "
+            f"{', '.join(lab.image.python)}, as the lab's image has them)."
+        )
         # Made again from nothing, so a package the lab no longer needs does not stay.
         shutil.rmtree(env_dir, ignore_errors=True)
         for step in steps:

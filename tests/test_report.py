@@ -7,7 +7,14 @@ import xml.etree.ElementTree as ET
 
 from rich.console import Console
 
-from grader.report import print_report, to_gradescope, to_junit, to_markdown
+from grader.report import (
+    explain_unusable_files,
+    learner_output,
+    print_report,
+    to_gradescope,
+    to_junit,
+    to_markdown,
+)
 from grader.results import GradeReport, Status, TaskResult, TestResult
 
 
@@ -100,3 +107,27 @@ def test_a_long_first_line_is_cut_where_a_sentence_ends_never_mid_phrase() -> No
     assert first_line("short message\nmore") == "short message"
     words = "word " * 80
     assert first_line(words).endswith("word …")
+
+
+def test_learner_output_leaves_out_the_graders_own_objects() -> None:
+    output = (
+        "adding 2 3\n"
+        "learner = <mlskills_boundary.fixture.Learner object at 0x7f9e23056850>\n\n"
+        "    def test_add(learner):\n"
+        "E       AssertionError: add(2, 3) returned -1; expected 5\n"
+    )
+    shown = learner_output(output)
+    assert "mlskills_boundary" not in shown
+    assert shown.startswith("adding 2 3\n    def test_add(learner):")
+    assert "returned -1; expected 5" in shown
+
+
+def test_a_missing_file_explains_only_the_tasks_it_breaks() -> None:
+    report = sample()
+    explained = explain_unusable_files(
+        report, {"fx/mul.py": "missing"}, lambda rel: f"make reset lab=calc file={rel}"
+    )
+    assert explained.notices[0] == (
+        "labs/calc/fx/mul.py is missing: restore it with make reset lab=calc file=fx/mul.py"
+    )
+    assert [t.message for t in explained.tasks] == [t.message for t in report.tasks]

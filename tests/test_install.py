@@ -207,3 +207,14 @@ def test_a_lab_environment_that_cannot_be_made_is_said_and_the_grade_goes_on(
     _regrade(lab_envs)
     assert lab_envs["exec"] is None
     assert "grading in the grader's own environment instead" in lab_envs["said"][-1]
+
+
+def test_auto_uses_the_labs_environment_only_when_no_docker_engine_answers(
+    lab_envs: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("grader.runners.select.docker_problem", lambda: None)
+    _regrade(lab_envs, runner="auto")  # docker grades it: nothing to do here
+    assert lab_envs["exec"] is None
+    monkeypatch.setattr("grader.runners.select.docker_problem", lambda: "no engine")
+    with pytest.raises(_Exec):
+        _regrade(lab_envs, runner="auto")

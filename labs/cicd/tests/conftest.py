@@ -17,10 +17,8 @@ tmp_path_factory: the lab folder is read-only while the suite runs.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
-import threading
 import warnings
 from collections.abc import Callable, Iterator
 from functools import cache
@@ -87,65 +85,34 @@ def churn_holdout() -> pd.DataFrame:
     return pd.read_csv(DATA_DIR / "churn_holdout.csv")
 
 
-# The reference models the tests of each file ask for, in the order they ask.
-REFERENCE_KINDS = {
-    "test_task1_gate": ("overfit", "good", "champion"),
-    "test_task2_registry": ("lr_v1", "lr_v2"),
-}
-
-
 @pytest.fixture(scope="session")
 def reference_models(churn_train: pd.DataFrame) -> Callable[[str], Any]:
     """``reference_models(kind)``: the tests' own copy of a fixed-seed model, trained here.
 
     The worker trains the same recipe (``cicd_bridge.fit``); these copies are how the tests
-    know what a right answer is. Each is trained once per session, on first use or by
-    ``warm_up`` in the background: a test pays only for what it needs.
+    know what a right answer is. Each is trained once per session, on first use: a test
+    pays only for what it needs. (Trained in a thread at the start instead, they cost
+    more than they save: the GIL they hold slows this process's side of every call.)
     """
     import cicd_bridge
-
-    lock = threading.Lock()
 
     @cache
     def get(kind: str) -> Any:
         return cicd_bridge.fit(kind, churn_train)
 
-    def locked(kind: str) -> Any:
-        with lock:  # the warm-up thread may be training this one right now
-            return get(kind)
-
-    return locked
+    return get
 
 
 @pytest.fixture(scope="session", autouse=True)
 def warm_up(request: pytest.FixtureRequest, learner: Any) -> None:
-    """Start the slow, shared things at the beginning of the session, in the background.
-
-    The worker builds the MLflow store in a process of its own (``cicd_bridge.warm_up``)
-    and a thread here trains the reference models, while the first tests run. Only what
-    the selected tests use is started, so a run of one task (a mutant's, or
-    ``make grade task=3``) does not pay for the others.
-    """
+    """Start making the MLflow store at the beginning of the session, if a selected test
+    uses it: the worker copies the empty store built into the grading image, or builds one
+    in a process of its own while the first tests run (``cicd_bridge.warm_up``). A run of
+    one task (a mutant's, or ``make grade task=3``) that needs no registry makes none."""
     items = request.session.items
-    registry = any({"registry_env", "mlflow_client"} & set(item.fixturenames) for item in items)
-    if registry:
+    if any({"registry_env", "mlflow_client"} & set(item.fixturenames) for item in items):
         folder = str(Path(request.getfixturevalue("shared_dir")) / "mlflow")
         learner.module("cicd_bridge", timeout=120).warm_up(folder)
-    files = {item.path.stem for item in items if "reference_models" in item.fixturenames}
-    kinds = [kind for stem in sorted(files) for kind in REFERENCE_KINDS.get(stem, ())]
-    models = request.getfixturevalue("reference_models") if kinds else None
-
-    def work() -> None:
-        # Whatever fails here is done again, in the foreground, by the test that needs it.
-        for kind in kinds:
-            with contextlib.suppress(Exception):
-                models(kind)
-        if registry:
-            with contextlib.suppress(Exception):
-                import mlflow  # noqa: F401  (for the tests' MlflowClient)
-
-    if registry or kinds:
-        threading.Thread(target=work, name="warm-up", daemon=True).start()
 
 
 @pytest.fixture(scope="session")

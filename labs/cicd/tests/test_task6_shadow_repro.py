@@ -175,7 +175,7 @@ class ModelServer:
         with self.arrival:
             return self.arrival.wait_for(lambda: len(self.bodies) >= count, timeout_s)
 
-    def settled(self, quiet_s: float = 2.0) -> int:
+    def settled(self, quiet_s: float = 1.0) -> int:
         """How many requests arrived, once none has arrived for ``quiet_s``.
 
         Used only to decide which requests to look at; each assertion holds whatever the

@@ -367,6 +367,26 @@ def test_make_works_from_a_folder_inside_a_lab(course: Path) -> None:
     assert "grader hint networking 2" in dry.stdout, dry.stdout + dry.stderr
 
 
+def test_every_lab_folder_and_package_forwards_make_to_the_repository() -> None:
+    """`make grade` from labs/<slug>/ or its package folder, not 'No rule to make target'."""
+    from grader.lab import list_labs
+
+    for lab in list_labs():
+        packages = [p.parent for p in lab.glob("*/__init__.py")]
+        assert packages, f"{lab.name} has no package folder"
+        for folder in (lab, *packages):
+            made = subprocess.run(
+                ["make", "-n", "--no-print-directory", "hint", "task=1"],
+                cwd=folder,
+                env={k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS")},
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            assert f"grader hint {lab.name} 1" in made.stdout, (folder, made.stdout + made.stderr)
+
+
 HANGS = (
     "import numpy\n\n\ndef quick():\n    while True:\n        pass\n\n\n"
     "def slow():\n    return {'value': 'slow'}\n\n\ndef array():\n    return numpy.zeros(2)\n"

@@ -41,6 +41,7 @@ from promserver import Prometheus  # noqa: E402
 def pytest_configure(config: pytest.Config) -> None:
     # The grader's plugin registers this marker too; this lets the suite run without it.
     config.addinivalue_line("markers", "task(n): the lab task this test belongs to")
+    config.addinivalue_line("markers", "hint(text): the hint for this test's failure")
 
 
 def monitor(learner: Any, module: str) -> Any:

@@ -178,6 +178,9 @@ def test_a_bad_request_is_not_a_server_error(fleet):
     )
 
 
+@pytest.mark.hint(
+    "Histogram, not Summary: the replicas' bucket counts add up, their quantiles do not."
+)
 def test_latency_is_a_histogram_that_replicas_can_sum(fleet):
     prom = fleet.scraped("replicas")
     kind = prom.metric_type("predict_latency_seconds")

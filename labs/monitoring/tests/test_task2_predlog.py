@@ -125,6 +125,10 @@ def same(got: list[dict[str, Any]], expected: list[dict[str, Any]]) -> bool:
     return True
 
 
+@pytest.mark.hint(
+    "count(label) and avg(...) skip NULLs: keep the unlabelled rows NULL; COALESCE(label, 0) "
+    "turns 'not known yet' into 'negative'."
+)
 def test_unlabelled_predictions_are_not_negatives(quality):
     events = [
         prediction("a", T0 + 10, 0.9),

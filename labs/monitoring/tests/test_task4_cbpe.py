@@ -92,6 +92,10 @@ def test_estimate_tracks_realised_accuracy_under_covariate_shift(estimator, brid
     )
 
 
+@pytest.mark.hint(
+    "Fit an isotonic map of label on score on the reference "
+    "(scipy.optimize.isotonic_regression) and read probabilities through it."
+)
 def test_overconfident_scores_are_recalibrated(estimator, bridge):
     est = estimator(population(2, 5000, overconfident=True))
     windows = [population(20 + i, 3000, s, overconfident=True) for i, s in enumerate(SHIFTS)]

@@ -142,6 +142,7 @@ def test_a_fast_burn_pages(tmp_path, rules_text):
     )
 
 
+@pytest.mark.hint("Each page condition is a long window AND a short one: 1h with 5m, 6h with 30m.")
 def test_a_short_blip_does_not_page(tmp_path, rules_text):
     series = fleet(both([(180, 0.0001), (1, 0.2), (60, 0.0001)]))
     checks = [(m, FAST, []) for m in (183, 184, 185, 186)]

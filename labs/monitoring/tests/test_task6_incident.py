@@ -72,6 +72,10 @@ def detection(replays: dict[int, list[Any]], kind: str) -> list[str]:
     return problems
 
 
+@pytest.mark.hint(
+    "168 hourly checks: correct for the number of tests (min p < 0.001 / tests) and report "
+    "drift only after two drifting hours in a row."
+)
 def test_clean_hours_are_silent(replays):
     noisy = []
     for seed, incidents in WEEKS.items():

@@ -645,11 +645,13 @@ def _batch(args: argparse.Namespace, out: Console) -> int:
 
 def _similarity(args: argparse.Namespace, out: Console) -> int:
     lab = find_lab(args.slug)
+    err = Console(stderr=True, highlight=False)
     result = similarity.compare_submissions(
         lab,
         batch.find_learners(args.submissions),
         threshold=args.threshold,
         min_shared=args.min_shared,
+        announce=lambda line: err.print(line, markup=False),
     )
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -35,9 +35,11 @@ __all__ = [
     "NO_INSTALL_ENV",
     "ensure_lab_env",
     "ensure_packages",
+    "install_missing",
     "java_problem",
     "lab_env_python",
     "missing_packages",
+    "missing_requirements",
     "regrade_in_lab_env",
     "regrade_there_if_local",
 ]
@@ -56,13 +58,7 @@ def _distribution_name(requirement: str) -> str:
 
 def missing_packages(lab: Lab) -> list[str]:
     """The requirements of ``lab`` (``[image] python``) not installed in this interpreter."""
-    missing = []
-    for requirement in lab.image.python:
-        try:
-            metadata.distribution(_distribution_name(requirement))
-        except metadata.PackageNotFoundError:
-            missing.append(requirement)
-    return missing
+    return missing_requirements(lab.image.python)
 
 
 @contextlib.contextmanager
@@ -154,7 +150,39 @@ def ensure_packages(lab: Lab, *, announce: Callable[[str], None]) -> str:
     """
     if problem := java_problem(lab):
         return problem
-    missing = missing_packages(lab)
+    return install_missing(
+        lambda: missing_packages(lab),
+        needs=f"The {lab.slug} lab needs",
+        what=f"the {lab.slug} lab's packages",
+        why="the first local grade of a lab adds what it needs",
+        otherwise="grade with --runner docker, whose image has them",
+        announce=announce,
+    )
+
+
+def missing_requirements(requirements: tuple[str, ...]) -> list[str]:
+    """The ``requirements`` not installed in this interpreter."""
+    missing = []
+    for requirement in requirements:
+        try:
+            metadata.distribution(_distribution_name(requirement))
+        except metadata.PackageNotFoundError:
+            missing.append(requirement)
+    return missing
+
+
+def install_missing(
+    missing_now: Callable[[], list[str]],
+    *,
+    needs: str,
+    what: str,
+    why: str,
+    otherwise: str,
+    announce: Callable[[str], None],
+) -> str:
+    """pip-install what ``missing_now()`` names, pinned by constraints.txt, once at a time;
+    '' when all is there, otherwise a sentence saying why not and what to run."""
+    missing = missing_now()
     if not missing:
         return ""
     names = ", ".join(missing)
@@ -162,17 +190,14 @@ def ensure_packages(lab: Lab, *, announce: Callable[[str], None]) -> str:
     constraints = repo_root() / "constraints.txt"
     if os.environ.get(NO_INSTALL_ENV) == "1" or not constraints.is_file():
         return (
-            f"The {lab.slug} lab needs Python packages this environment lacks: {names}. "
-            f"Install them ({command}), or grade with --runner docker, whose image has them."
+            f"{needs} Python packages this environment lacks: {names}. "
+            f"Install them ({command}), or {otherwise}."
         )
     with _install_lock():
-        missing = missing_packages(lab)  # another grading may have installed them meanwhile
+        missing = missing_now()  # another grading may have installed them meanwhile
         if not missing:
             return ""
-        announce(
-            f"Installing the {lab.slug} lab's packages ({', '.join(missing)}) into "
-            f"{sys.prefix}: the first local grade of a lab adds what it needs."
-        )
+        announce(f"Installing {what} ({', '.join(missing)}) into {sys.prefix}: {why}.")
         proc = subprocess.run(
             [
                 sys.executable,
@@ -195,8 +220,8 @@ def ensure_packages(lab: Lab, *, announce: Callable[[str], None]) -> str:
         lines = [ln for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
         cause = lines[-1].strip() if lines else f"pip exited with {proc.returncode}"
         return (
-            f"Could not install the {lab.slug} lab's packages ({names}): {cause}. "
-            f"Try it by hand: {command}; or grade with --runner docker."
+            f"Could not install {what} ({names}): {cause}. "
+            f"Try it by hand: {command}; or {otherwise}."
         )
     return ""
 

@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from grader.errors import GraderError, SubmissionError
+from grader.install import install_missing, missing_requirements
 from grader.lab import Lab
 from grader.workspace import MAX_FILE_BYTES, resolve_submission, submission_files
 
@@ -56,10 +57,7 @@ MAX_PASSAGES = 8
 MAX_PASSAGE_LINES = 120
 # A file boundary in a learner's normalised text; never produced by normalising code.
 _SEPARATOR = "\n"
-_MISSING_LIBRARY = (
-    "copydetect is not installed; install the cohort extra "
-    "(.venv/bin/pip install -e '.[cohort]') to compare submissions."
-)
+_LIBRARY = ("copydetect",)  # the cohort extra: installed on first use, as a lab's packages
 
 
 @dataclass(frozen=True)
@@ -281,21 +279,34 @@ def compare_submissions(
     threshold: float = DEFAULT_THRESHOLD,
     min_shared: int = DEFAULT_MIN_SHARED,
     k: int = DEFAULT_K,
+    announce: Callable[[str], None] | None = None,
 ) -> SimilarityReport:
     """Compare every pair of ``learners`` ((name, folder) as :func:`batch.find_learners`).
 
-    Raises :class:`GraderError` when copydetect is missing or the parameters are wrong;
-    a learner whose files cannot be read is listed in ``skipped``, not raised.
+    copydetect is installed on first use (``announce`` gets the line saying so), as a
+    lab's packages are on its first local grade. Raises :class:`GraderError` when it
+    cannot be, or the parameters are wrong; a learner whose files cannot be read is listed
+    in ``skipped``, not raised.
     """
     if not 0 < threshold <= 1:
         raise GraderError(f"--threshold must be above 0 and at most 1 (got {threshold}).")
     if min_shared < 0:
         raise GraderError(f"--min-shared must be 0 or more (got {min_shared}).")
+    problem = install_missing(
+        lambda: missing_requirements(_LIBRARY),
+        needs="Comparing submissions needs",
+        what="what comparing submissions needs",
+        why="the first comparison adds it",
+        otherwise="install the cohort extra (.venv/bin/pip install -e '.[cohort]')",
+        announce=announce or log.warning,
+    )
+    if problem:
+        raise GraderError(problem)
     try:
         from copydetect import CodeFingerprint, compare_files  # type: ignore[import-untyped]
         from copydetect.utils import get_token_coverage  # type: ignore[import-untyped]
-    except ImportError:
-        raise GraderError(_MISSING_LIBRARY) from None
+    except ImportError as exc:
+        raise GraderError(f"copydetect is installed but does not import: {exc}.") from None
 
     def fingerprint(doc: _Document) -> Any:
         return CodeFingerprint("normalised", k, 1, filter=False, fp=io.StringIO(doc.text))

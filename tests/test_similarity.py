@@ -136,8 +136,45 @@ def test_bad_parameters_and_a_missing_library_are_one_sentence(
     with pytest.raises(GraderError, match="--threshold must be above 0"):
         compare_submissions(quota, learners, threshold=0)
     monkeypatch.setitem(sys.modules, "copydetect", None)
-    with pytest.raises(GraderError, match="install the cohort extra"):
+    with pytest.raises(GraderError, match="copydetect is installed but does not import"):
         compare_submissions(quota, learners)
+
+
+def test_copydetect_is_installed_on_first_use_or_the_sentence_says_how(
+    quota: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As a lab's packages on its first local grade: `make setup` leaves the cohort out."""
+    import subprocess
+
+    import grader.install
+    import grader.similarity
+
+    learners = find_learners(SUBMISSIONS)
+    installed: list[list[str]] = []
+    answers = iter([["copydetect"], ["copydetect"], []])
+    monkeypatch.setattr(grader.similarity, "missing_requirements", lambda _: next(answers))
+
+    def pip(args: list[str], **_: object) -> subprocess.CompletedProcess[str]:
+        installed.append(args)
+        return subprocess.CompletedProcess(args, 0, "", "")
+
+    monkeypatch.setattr(grader.install.subprocess, "run", pip)
+    said: list[str] = []
+    result = compare_submissions(quota, learners, announce=said.append)
+    assert result.compared  # it went on to compare, with the library now there
+    assert installed and installed[0][-1] == "copydetect" and "-c" in installed[0]
+    assert said == [
+        f"Installing what comparing submissions needs (copydetect) into {sys.prefix}: "
+        "the first comparison adds it."
+    ]
+
+    monkeypatch.setattr(grader.similarity, "missing_requirements", lambda _: ["copydetect"])
+    monkeypatch.setenv("MLSKILLS_NO_INSTALL", "1")
+    with pytest.raises(GraderError) as caught:
+        compare_submissions(quota, learners)
+    assert "Comparing submissions needs Python packages this environment lacks" in str(caught.value)
+    assert "pip install -c constraints.txt copydetect" in str(caught.value)
+    assert "install the cohort extra" in str(caught.value)
 
 
 # --- the command line ---------------------------------------------------------------------

@@ -41,9 +41,12 @@ def bucket_key_policy(
        ``kms:Disable*``, ``kms:Get*``, ``kms:Delete*``, ``kms:TagResource``,
        ``kms:UntagResource``, ``kms:ScheduleKeyDeletion``, ``kms:CancelKeyDeletion``,
        ``kms:RotateKeyOnDemand``) but not use it, and not rewrite the key policy
-       (no ``kms:PutKeyPolicy``: with it an admin could grant itself use);
+       (no ``kms:PutKeyPolicy``: with it an admin could grant itself use), nor grant
+       itself use (``kms:CreateAlias``, not ``kms:Create*``, which includes
+       ``kms:CreateGrant``);
     3. ``user_role_arns`` may use it (``kms:Encrypt``, ``kms:Decrypt``, ``kms:ReEncrypt*``,
-       ``kms:GenerateDataKey*``, ``kms:DescribeKey``) but not manage it, and only when
+       ``kms:GenerateDataKey*``, ``kms:DescribeKey``; these five, not ``kms:*``) but not
+       manage it, and only when
        ``kms:ViaService`` is ``s3.<region>.amazonaws.com`` and the encryption context
        ``kms:EncryptionContext:aws:s3:arn`` is this bucket (``arn:aws:s3:::<bucket>``) or
        an object in it (``arn:aws:s3:::<bucket>/*``).

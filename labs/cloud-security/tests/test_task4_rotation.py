@@ -16,6 +16,8 @@ the lesson, and the test that fails when that sentence alone is broken:
   -> test_previous_key_never_retired_is_rejected
 - before it, nothing changes and it returns False
   -> test_previous_key_retired_before_the_grace_period_is_rejected
+- the grace period runs from the AWSCURRENT version's CreatedDate (not the old version's)
+  -> test_grace_measured_from_the_previous_version_is_rejected
 - the grace period defaults to 24 hours
   -> test_grace_period_that_is_not_a_day_by_default_is_rejected
 - exactly the AWSPREVIOUS version, never AWSCURRENT or AWSPENDING
@@ -27,6 +29,7 @@ the lesson, and the test that fails when that sentence alone is broken:
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import re
@@ -573,6 +576,50 @@ def test_previous_key_retired_before_the_grace_period_is_rejected(setup: Setup) 
         "out the grace period (measured from the AWSCURRENT version's CreatedDate)."
     )
     assert result is False, f"retire_previous() changed nothing and returned {result!r}."
+
+
+@pytest.fixture
+def created_dates_as_stored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto 5 answers ListSecretVersionIds with the time of the call as every version's
+    CreatedDate; AWS gives the time each version was stored. For this test the judge's
+    (in-process) moto server answers as AWS does, from the dates it stored."""
+    from moto.secretsmanager.models import SecretsManagerBackend
+
+    listed_by_moto = SecretsManagerBackend.list_secret_version_ids
+
+    def list_secret_version_ids(self: Any, secret_id: str) -> str:
+        listed = json.loads(listed_by_moto(self, secret_id))
+        stored = self.secrets[secret_id].versions
+        for version in listed["Versions"]:
+            version["CreatedDate"] = stored[version["VersionId"]]["createdate"]
+        return json.dumps(listed)
+
+    monkeypatch.setattr(SecretsManagerBackend, "list_secret_version_ids", list_secret_version_ids)
+
+
+def _backdate_every_version(aws: Aws, seconds: int) -> None:
+    """Make every version of the secret ``seconds`` older, in the judge's own moto backend
+    (moto stamps CreatedDate with its clock and offers no API to set it)."""
+    from moto.secretsmanager.models import secretsmanager_backends
+
+    secret = secretsmanager_backends[aws.account_id][aws.region].secrets[SECRET_ID]
+    for version in secret.versions.values():
+        version["createdate"] -= seconds
+
+
+@pytest.mark.usefixtures("created_dates_as_stored")
+def test_grace_measured_from_the_previous_version_is_rejected(aws: Aws, setup: Setup) -> None:
+    # The key in use for a month, then rotated: AWSPREVIOUS is 30 days old, AWSCURRENT new.
+    _backdate_every_version(aws, 30 * 24 * 3600)
+    _rotated(setup, TOKEN, 5)
+    result = _retire(setup, _current_created(setup) + HOUR - 60, grace_seconds=HOUR)
+    assert setup.endpoint.accepts(setup.old_value) and result is False, (
+        "59 minutes after the rotation of a key that had been in use for a month, with "
+        "grace_seconds=3600, retire_previous() revoked the old key (it returned "
+        f"{result!r}). The grace period is the time clients have to notice the new key, so "
+        "it starts when the new version became AWSCURRENT: measure it from the AWSCURRENT "
+        "version's CreatedDate, not the AWSPREVIOUS one's (that is how old the old key is)."
+    )
 
 
 def test_grace_period_that_is_not_a_day_by_default_is_rejected(setup: Setup) -> None:

@@ -22,10 +22,14 @@ bucket_key_policy
 - ... but not use it -> test_key_administrators_who_can_use_the_key_are_rejected
 - ... and not rewrite the key policy (no kms:PutKeyPolicy)
   -> test_key_administrators_who_can_rewrite_the_key_policy_are_rejected
+- ... and not grant themselves use (kms:CreateAlias, not kms:Create*)
+  -> test_key_administrators_who_can_create_grants_are_rejected
 - the user roles may use it (Encrypt, Decrypt, ReEncrypt*, GenerateDataKey*) through S3,
   for the bucket (Bucket Key context) or an object in it
   -> test_key_users_who_cannot_use_it_through_s3_are_rejected
 - ... but not manage it -> test_key_users_who_can_manage_the_key_are_rejected
+- ... not even through S3 (the five use actions, not kms:* under the conditions)
+  -> test_key_users_granted_kms_star_under_the_s3_conditions_are_rejected
 - ... only when kms:ViaService is s3.<region>.amazonaws.com
   -> test_key_use_outside_s3_is_rejected
 - ... only with this bucket's encryption context (no prefix match)
@@ -321,6 +325,51 @@ def test_key_administrators_who_can_rewrite_the_key_policy_are_rejected(
         "let itself decrypt: the separation of duties lasts one API call. Leave PutKeyPolicy "
         "to the account (the root statement and IAM), guarded outside the key policy by an "
         "SCP that denies it to all but a break-glass role and an alarm on every call.",
+        "key policy",
+    )
+
+
+def test_key_administrators_who_can_create_grants_are_rejected(
+    stored: Documents, judge_checked: None
+) -> None:
+    _check(
+        stored.key_policy,
+        [
+            (
+                "the admin role calling kms:CreateGrant",
+                Request(("AWS", ADMIN), "kms:CreateGrant", KEY),
+            ),
+            (
+                "the admin role calling kms:CreateGrant through S3",
+                _s3_use(ADMIN, "kms:CreateGrant", SOURCE, VIA_S3),
+            ),
+        ],
+        False,
+        "kms:Create* (from the key administrators' statement of AWS's default key policy) "
+        "includes kms:CreateGrant: an administrator grants its own role Decrypt and reads "
+        "the data, the separation of duties undone in one call. Name kms:CreateAlias.",
+        "key policy",
+    )
+
+
+def test_key_users_granted_kms_star_under_the_s3_conditions_are_rejected(
+    stored: Documents, judge_checked: None
+) -> None:
+    _check(
+        stored.key_policy,
+        [
+            (
+                f"the user role {u.rsplit('/', 1)[1]} calling {a} through S3 on s3://{BUCKET}",
+                _s3_use(u, a, SOURCE, VIA_S3),
+            )
+            for u in USERS
+            for a in [*ADMIN_ACTIONS, "kms:CreateGrant", "kms:PutKeyPolicy"]
+        ],
+        False,
+        "The conditions limit where the users' calls come from, not what they may do: "
+        "with kms:* a user whose request carries the S3 context may also rewrite the key "
+        "policy, create grants or delete the key. Give users the use actions only "
+        "(Encrypt, Decrypt, ReEncrypt*, GenerateDataKey*, DescribeKey).",
         "key policy",
     )
 

@@ -266,7 +266,9 @@ def _serve_busy_rest(args: argparse.Namespace) -> None:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     sock.listen(1024)
-    config = uvicorn.Config(app, log_level="critical", access_log=False, lifespan="off")
+    # uvicorn's default lifespan handling, as a real deployment has: the lifespan scope
+    # passes through your LoadShedding too, and stays in the app while the server runs.
+    config = uvicorn.Config(app, log_level="critical", access_log=False, lifespan="auto")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -11,7 +11,8 @@ lesson, and the test that fails when that requirement alone is broken.
   -> test_open_loop_that_waits_for_each_answer_is_rejected
 - "on up to max_workers threads" -> test_open_loop_more_threads_than_max_workers_is_rejected
 - "a call's latency runs from its scheduled start, so time spent waiting for a free thread
-  counts" -> test_open_loop_with_coordinated_omission_is_rejected
+  counts" -> test_open_loop_with_coordinated_omission_is_rejected; and so does a late
+  send -> test_open_loop_latency_counted_from_the_send_is_rejected
 - "raise the first exception a call raised" (lesson: a failure is not a fast success)
   -> test_open_loop_failure_lost_in_the_pool_is_rejected
 - "wall_s runs from the first scheduled start to the end" (measured, not read off the
@@ -325,6 +326,23 @@ def test_open_loop_schedule_that_drifts_is_rejected(bench: Any) -> None:
         "i's due time (start + i / rate_rps, read from clock()), not a fixed 1 / rate_rps "
         "after the previous send, so a late wake-up is absorbed instead of carried forward "
         "and the offered rate stays the rate you asked for."
+    )
+
+
+def test_open_loop_latency_counted_from_the_send_is_rejected(bench: Any) -> None:
+    # Calls are due at 0.0, 0.1, ... 0.4 s; the one sleep (before call 1) wakes 1 s late, so
+    # calls 1-4 are all sent at 1.1 s, and take no time. Their users waited from 0.1 .. 0.4 s.
+    fake = LateWaker(late_s=1.0)
+    result = bench.run_open_loop(
+        lambda: None, rate_rps=10.0, requests=5, clock=fake.clock, sleep=fake.sleep
+    )
+    late = sorted(result.latencies_s, reverse=True)[:4]
+    assert len(result.latencies_s) == 5 and all(lat >= 0.7 - 1e-6 for lat in late), (
+        f"Calls due at 0.1 .. 0.4 s went out at 1.1 s (the sender's sleep woke 1 s late, "
+        f"injected clock) and took no time; latencies {sorted(result.latencies_s)}; expected "
+        "four of about 1.0, 0.9, 0.8 and 0.7 s. Count each latency from the call's scheduled "
+        "start, not from when it was sent: a sender that fell behind delayed those calls as "
+        "surely as a slow server."
     )
 
 

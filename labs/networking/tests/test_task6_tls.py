@@ -465,8 +465,8 @@ def test_reload_accepting_a_key_that_does_not_match_is_rejected(
         f"`reload` with a server.key that is not server.pem's key answered {reply!r}; "
         "expected an error (ERR ...). Check the files in reload() (parse the certificate and "
         "key, and that they belong together): gRPC only parses them at the next handshake, "
-        "so a bad pair accepted now fails every new connection later, long after the "
-        "rotation job has reported success."
+        "and then quietly keeps the old certificate, so a rotation job told OK leaves the "
+        "server on a certificate that is about to expire."
     )
     assert after == "OK" and peer == _der(pki.server_rotated), (
         f"After a failed reload, a new connection ended with {after} (and its handshake with "

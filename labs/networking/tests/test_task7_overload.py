@@ -10,6 +10,7 @@ that requirement alone is broken:
   once" -> test_rest_server_without_a_queue_bound_is_rejected; "with Retry-After:
   <retry_after_s>" -> test_rest_shedding_without_retry_after_is_rejected; "give the slot
   back in a finally" -> test_rest_shedding_slot_leaked_by_a_failed_request_is_rejected;
+  count only HTTP requests (lesson) -> test_rest_shedding_counting_the_lifespan_scope_..;
   "exempt_paths are never shed" -> test_rest_shedding_the_health_probes_is_rejected
 - shedding_grpc_server "RESOURCE_EXHAUSTED while max_in_flight calls are handled or wait"
   -> test_grpc_server_without_a_queue_bound_is_rejected
@@ -23,11 +24,13 @@ that requirement alone is broken:
   wall_clock_is_rejected, test_breaker_counting_while_open_is_rejected
 - half-open: "one trial call at a time" -> test_half_open_breaker_letting_every_call_..;
   "its success closes the breaker (with an empty window)" -> test_successful_trial_not_
-  closing_..; "its failure opens it again" -> test_failed_trial_not_reopening_..
+  closing_..; "its failure opens it again" -> test_failed_trial_not_reopening_..; and
+  for open_s only, then one new trial -> test_breaker_never_trying_again_after_a_failed_..
 - OverloadClient "with a timeout" -> test_client_without_a_timeout_is_rejected; "asks the
   breaker before each attempt (no request sent)" -> test_client_calling_through_an_open_
-  breaker_is_rejected; "tells it each attempt's outcome: 429, 5xx and transport errors are
-  failures" -> test_client_calling_through_an_open_breaker_is_rejected (500),
+  breaker_is_rejected, the retries too -> test_client_retrying_through_an_open_breaker_..;
+  "tells it each attempt's outcome: 429, 5xx and transport errors are failures"
+  -> test_client_calling_through_an_open_breaker_is_rejected (500),
   test_client_keeping_an_overload_answer_from_the_breaker_is_rejected (429, 503),
   test_client_keeping_transport_errors_from_the_breaker_is_rejected (refused, dropped);
   "a 4xx other than 429 is a success" -> test_client_counting_a_400_against_the_server_..;
@@ -216,6 +219,32 @@ def test_rest_shedding_the_health_probes_is_rejected(busy_rest: Busy) -> None:
     )
 
 
+def test_rest_shedding_counting_the_lifespan_scope_is_rejected(busy_rest: Busy) -> None:
+    # The busy server runs its FastAPI app with uvicorn's default lifespan handling: the
+    # "lifespan" scope stays inside the app for the server's whole life.
+    url = busy_rest.server.url
+    assert busy_rest.server.command("hold") == "OK hold"
+    pool = futures.ThreadPoolExecutor(max_workers=BOUND)
+    pending = [pool.submit(_rest_call(url)) for _ in range(BOUND)]
+    try:
+        busy_rest.wait_until(
+            lambda: busy_rest.inflight() + sum(1 for f in pending if f.done()) == BOUND,
+            timeout=12,
+            what=f"each of {BOUND} calls to be held by the server or answered",
+        )
+        held = busy_rest.inflight()
+    finally:
+        busy_rest.server.command("release")
+        codes = sorted(f.result(timeout=20).status_code for f in pending)
+        pool.shutdown()
+    assert held == BOUND and codes == [200] * BOUND, (
+        f"{BOUND} requests at once, with --max-in-flight {BOUND}: the server held {held} and "
+        f"answered {codes}; expected all {BOUND} held, then 200. Count only scope['type'] == "
+        "'http': the 'lifespan' scope (startup and shutdown) stays inside a FastAPI app for "
+        "the server's whole life, and counting it takes one slot for good."
+    )
+
+
 @pytest.fixture(scope="module")
 def busy_grpc(start_server: Any, wait_until: Any, pb: Any) -> Iterator[Busy]:
     server = start_server("busy-grpc", "--max-in-flight", str(BOUND))
@@ -375,6 +404,24 @@ def test_failed_trial_not_reopening_the_breaker_is_rejected(overload: Any) -> No
     assert state == "open" and still is False, (
         f"After a failed trial the breaker was {state!r}, and 4 s later allow()={still}; "
         "expected 'open' and False: a failed trial opens it again for a full open_s."
+    )
+
+
+def test_breaker_never_trying_again_after_a_failed_trial_is_rejected(overload: Any) -> None:
+    fake = FakeTime()
+    breaker = _breaker(overload, fake)
+    _feed(breaker, "ffffff")
+    fake.now += 5.0
+    assert breaker.allow() is True
+    breaker.record(False)  # the trial failed: open for another open_s
+    fake.now += 5.0
+    state = breaker.state
+    second_trial = breaker.allow()
+    assert state == "half-open" and second_trial is True, (
+        f"A failed trial, then open_s (5 s, fake clock) later, the breaker was {state!r} and "
+        f"allow()={second_trial}; expected 'half-open' and True: each half-open period lets "
+        "one new trial out. A trial flag that stays set after the failed trial keeps the "
+        "breaker open for ever, and the client never finds out that the server came back."
     )
 
 
@@ -540,6 +587,25 @@ def test_client_calling_through_an_open_breaker_is_rejected(overload: Any, scrip
         f"of 6 calls, sent {server.requests} requests and ended {outcomes}; expected 6 "
         "requests, then CircuitOpenError without a request. Every outcome goes to "
         "breaker.record(); allow() is asked before each attempt."
+    )
+
+
+def test_client_retrying_through_an_open_breaker_is_rejected(overload: Any, scripted: Any) -> None:
+    # min_calls=2: the second 429 opens the breaker, between two attempts of one predict().
+    server = scripted((429, "1"))
+    fake = FakeTime()
+    breaker = _breaker(overload, fake, min_calls=2)
+    client = _client(overload, server, fake, breaker=breaker, budget_s=5.0, max_attempts=3)
+    try:
+        outcome = _outcome(lambda: client.predict([ROW]))
+    finally:
+        client.close()
+    assert server.requests == 2 and outcome == "CircuitOpenError", (
+        f"Against 429 (Retry-After: 1) every time, max_attempts=3, and a breaker that opens "
+        f"after 2 failures in 2 calls, predict() sent {server.requests} requests and ended "
+        f"with {outcome}; expected 2 requests, then CircuitOpenError. Ask allow() before "
+        "every attempt, the retries included: the breaker opened after the second attempt, "
+        "and a third request is load on a server that said it has none to spare."
     )
 
 

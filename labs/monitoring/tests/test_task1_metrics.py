@@ -14,6 +14,7 @@ Requirement sentences, and the test that fails when each alone is broken:
 - ... with a bucket boundary at the 0.3 s SLO: test_latency_buckets_have_a_boundary_at_the_slo
 - ... timing the whole request, the feature lookup included:
   test_latency_includes_the_feature_lookup
+- ... however the request ends (a failure is timed too): test_latency_timed_only_on_success
 - prediction_score holds the scores, bucketed by tenths:
   test_score_histogram_holds_the_scores_not_classes
 - Every series carries model_version and no per-customer label:
@@ -272,4 +273,15 @@ def test_counters_survive_a_reload(fleet):
         f"{by_version}, expected {{'v1': 30.0, 'v2': 20.0}}. Counters that start again at "
         "0 on a reload lose every request since the last scrape, and v1's series vanish "
         "before anyone compared the versions."
+    )
+
+
+def test_latency_timed_only_on_success(fleet):
+    prom = fleet.scraped("outcomes")
+    timed = total(prom, "outcomes", "predict_latency_seconds_count")
+    assert timed >= 25, (
+        f"20 requests succeeded and 5 failed on the server's side (feature store down); "
+        f"sum(predict_latency_seconds_count) is {timed}, expected at least 25. Time every "
+        "request however it ends (try/finally): a feature store that times out makes the "
+        "slowest requests of all, and a histogram of successes only hides them."
     )

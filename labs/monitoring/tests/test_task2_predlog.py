@@ -12,6 +12,7 @@ Requirement sentences, and the test that fails when each alone is broken:
 - The latest label known at as_of wins: test_a_revised_label_replaces_the_first
 - Windows by the prediction's own time: test_windows_are_by_prediction_time
 - Accuracy over labelled rows only: test_unlabelled_predictions_are_not_negatives
+- A decision is score >= threshold (the boundary is positive): test_score_at_threshold_is_negative
 - All of it together, on a generated day: test_quality_matches_a_point_in_time_reference
 """
 
@@ -241,3 +242,22 @@ def test_quality_matches_a_point_in_time_reference(quality):
             f"On a generated stream (500 predictions over 6 h, retries, delayed and "
             f"revised labels), quality as of T0+{h} h gave {got}, expected {expected}."
         )
+
+
+def test_score_at_threshold_is_negative(quality):
+    events = [
+        prediction("a", T0 + 10, 0.5),
+        prediction("b", T0 + 20, 0.5),
+        prediction("c", T0 + 30, 0.2),
+        label("a", 1, T0 + 100),
+        label("b", 1, T0 + 100),
+        label("c", 0, T0 + 100),
+    ]
+    got = quality(events, as_of=T0 + 1000)
+    expected = reference(events, T0 + 1000, HOUR)
+    assert same(got, expected), (
+        f"a and b scored exactly 0.5, the threshold, and both churned: quality gave "
+        f"{got}, expected {expected}. The model decides positive when score >= threshold; "
+        "judge its decisions by the same rule, or every prediction on the boundary is "
+        "graded as a decision the model never made."
+    )

@@ -12,6 +12,8 @@ Requirement sentences, and the test that fails when each alone is broken:
   test_undrifted_windows_rarely_raise_an_alarm
 - ... without losing real drift: test_a_real_shift_is_still_detected
 - Too few rows is not a verdict: test_too_few_rows_is_not_a_verdict
+- ... and exactly min_samples rows is enough: test_min_samples_off_by_one
+- Benjamini-Hochberg is step-up (the largest passing rank): test_bh_stops_at_first_failure
 """
 
 from __future__ import annotations
@@ -128,4 +130,51 @@ def test_too_few_rows_is_not_a_verdict(drift):
         f"40 rows, under min_samples=100: drift_report gave {report['f0']}, expected "
         "{'p_value': None, 'drifted': False, 'enough_data': False}. At 3 a.m. the first "
         "requests after a deploy are a handful: say there is not enough data, do not page."
+    )
+
+
+def step_up(p_values: list[float], alpha: float) -> list[bool]:
+    """Benjamini-Hochberg as the 1995 paper states it: the largest rank k with
+    p_(k) <= k / m * alpha, and every hypothesis ranked 1..k rejected."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    k = max((r for r, i in enumerate(order, 1) if p_values[i] <= r / m * alpha), default=0)
+    return [i in order[:k] for i in range(m)]
+
+
+def test_bh_stops_at_first_failure(drift):
+    from scipy import stats
+
+    reference = sample(31, 2000)
+    current: dict[str, list[float]] = {}
+    p_values: list[float] = []
+    seed = 1000
+    while len(current) < 3:  # three mild shifts, each with 0.034 < p < 0.05
+        seed += 1
+        candidate = sample(seed, 400, shift=0.12)
+        p = float(stats.ks_2samp(reference, candidate).pvalue)
+        if 0.034 < p < 0.049:
+            current[f"f{len(current)}"] = candidate
+            p_values.append(p)
+    expected = step_up(p_values, 0.05)
+    assert expected == [True, True, True]
+    report = drift.drift_report({f: reference for f in current}, current, alpha=0.05)
+    got = [report[f]["drifted"] for f in current]
+    assert got == expected, (
+        f"Three features with KS p-values {[round(p, 4) for p in p_values]}: at alpha = "
+        f"0.05 Benjamini-Hochberg rejects all three (the largest p is under 3/3 x 0.05), "
+        f"drift_report flagged {got}. BH is step-up: find the LARGEST rank k with "
+        "p_(k) <= k/m x alpha and reject ranks 1..k, even if a smaller rank missed its own "
+        "threshold; stopping at the first miss is a different, weaker procedure."
+    )
+
+
+def test_min_samples_off_by_one(drift):
+    reference = {"f0": sample(8, 1000)}
+    current = {"f0": sample(9, 100, shift=3.0)}
+    report = drift.drift_report(reference, current, min_samples=100)
+    assert report["f0"]["enough_data"] is True and report["f0"]["drifted"] is True, (
+        f"exactly min_samples=100 rows, shifted by 3 standard deviations: drift_report gave "
+        f"{report['f0']}. 'Fewer than min_samples' is not tested; min_samples itself is "
+        "enough."
     )

@@ -13,10 +13,12 @@ Requirement sentences, and the test that fails when each alone is broken:
   test_decisions_use_the_raw_score_against_the_threshold
 - The interval has variance Σ q(1 − q) / n²: test_interval_covers_the_realised_accuracy,
   test_interval_is_as_narrow_as_the_standard_error
+- ... at the confidence asked for: test_z_fixed_at_95_percent
 - "uncalibrated" when the raw scores are not probabilities:
   test_uncalibrated_scores_are_reported
 - "concept_drift" when the realised accuracy leaves the interval:
   test_concept_drift_is_flagged_when_labels_arrive
+- ... outside the interval, not a fixed margin: test_concept_drift_on_a_fixed_margin
 """
 
 from __future__ import annotations
@@ -183,3 +185,40 @@ def test_concept_drift_is_flagged_when_labels_arrive(estimator, bridge):
     assert found[1]["within"] is True and "concept_drift" not in found[1]["warnings"], (
         f"A window with covariate shift only: check said {found[1]}"
     )
+
+
+def test_z_fixed_at_95_percent(estimator, bridge):
+    from scipy import stats
+
+    reference = population(9, 5000)
+    window = [population(90, 2000, 0.3)]
+    wide = estimates(bridge, estimator(reference, confidence=0.95), window)[0]
+    narrow = estimates(bridge, estimator(reference, confidence=0.80), window)[0]
+    ratio = (narrow["high"] - narrow["low"]) / (wide["high"] - wide["low"])
+    expected = float(stats.norm.ppf(0.90) / stats.norm.ppf(0.975))
+    assert abs(ratio - expected) < 1e-3, (
+        f"The same estimator at confidence 0.80 and 0.95 gave intervals of widths "
+        f"{narrow['high'] - narrow['low']:.5f} and {wide['high'] - wide['low']:.5f} (ratio "
+        f"{ratio:.4f}); the standard error is the same, so the ratio is z(0.80) / z(0.95) = "
+        f"{expected:.4f}. Take z from the confidence asked for (the normal quantile at "
+        "0.5 + confidence / 2), not a 1.96 written in."
+    )
+
+
+def test_concept_drift_on_a_fixed_margin(estimator, bridge):
+    est = estimator(population(10, 5000))
+    windows = [population(300 + i, 80, 0.2) for i in range(30)]
+    found = list(bridge.each(est.check, [[w["scores"], w["labels"]] for w in windows]))
+    intervals = estimates(bridge, est, windows)
+    decisive = 0
+    for w, c, e in zip(windows, found, intervals, strict=True):
+        truth = realised(w, 0.5)
+        inside = e["low"] <= truth <= e["high"]
+        decisive += inside and abs(truth - e["accuracy"]) > 0.05
+        assert c["within"] is inside and ("concept_drift" in c["warnings"]) is (not inside), (
+            f"80 predictions: estimate {e['accuracy']:.3f} in [{e['low']:.3f}, "
+            f"{e['high']:.3f}], realised {truth:.3f}; check said {c}. Concept drift is a "
+            "realised accuracy outside the interval: a small window has a wide interval, "
+            "and a fixed margin pages on its noise (and misses a small drift in a big one)."
+        )
+    assert decisive, "the seeded windows should include one inside the interval but 0.05 off"

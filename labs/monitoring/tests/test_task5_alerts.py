@@ -18,6 +18,8 @@ Requirement sentences, and the test that fails when each alone is broken:
 - The page stops within 35 minutes of the errors stopping (a short window resets it):
   test_the_page_stops_soon_after_the_errors_stop
 - One page for the fleet, labelled only severity="page": test_one_page_for_the_whole_fleet
+- ... every window's ratio summed over versions too: test_ratio_kept_per_version
+- The 6 h / 30 m page pair uses 6 x the budget: test_six_hour_page_at_fourteen_x
 - A slow burn (2 times the budget) opens a ticket and does not page:
   test_a_slow_burn_opens_a_ticket_and_does_not_page
 """
@@ -202,4 +204,32 @@ def test_a_slow_burn_opens_a_ticket_and_does_not_page(tmp_path, rules_text):
         "0.2 % errors for a day (twice the budget's pace: the month's budget gone in 15 "
         f"days) must open a ticket ({SLOW}, severity=ticket) and not page. promtool "
         "said:\n" + failed
+    )
+
+
+def test_six_hour_page_at_fourteen_x(tmp_path, rules_text):
+    series = fleet(both([(360, 0.0001), (300, 0.01)]))
+    failed = promtool(tmp_path, rules_text, [alert_test(series, [(650, FAST, PAGE)])])
+    assert not failed, (
+        "1 % of requests failing (10 times the budget) for almost five hours did not page. "
+        "The 1 h window never reaches 14.4 x the budget, but the 6 h one passes 6 x within "
+        "four hours: the second page condition is 6 h AND 30 m above 6 x the budget (5 % of "
+        "the month's budget spent), not another 14.4 x. promtool said:\n" + failed
+    )
+
+
+def test_ratio_kept_per_version(tmp_path, rules_text):
+    stable = fleet({"a": [(360, 0.0001), (30, 0.0001)]})
+    canary = [
+        {k: v.replace('model_version="v1"', 'model_version="v2"') for k, v in s.items()}
+        for s in fleet({"b": [(360, 0.0001), (30, 0.10)]})
+    ]
+    failed = promtool(tmp_path, rules_text, [alert_test(stable + canary, [(388, FAST, PAGE)])])
+    assert not failed, (
+        "A canary on v2 (replica b) failed 10 % of its requests for half an hour beside a "
+        "healthy v1 (replica a): the fleet burns 5 %, and the 1 h and 5 m windows both pass "
+        "14.4 x the budget, so exactly one page with {severity: page} is expected. Every "
+        "window's ratio is the whole fleet's, summed over replicas and versions alike: a "
+        "ratio kept per version carries a label the other windows lack, and `and` matches "
+        "nothing (or pages once per version). promtool said:\n" + failed
     )

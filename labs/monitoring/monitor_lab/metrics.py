@@ -8,7 +8,7 @@ Requirements (the tests check each one):
   400) is not an error of the service.
 - ``predict_latency_seconds`` is a histogram (not a summary: replicas' histograms can be
   summed, their quantiles cannot), with a bucket boundary at the latency SLO (0.3 s). It
-  times the whole request, the feature lookup included.
+  times the whole request, the feature lookup included, however it ends (a failure too).
 - ``prediction_score`` is a histogram of the scores the model returned, with buckets at
   0.1, 0.2, ... 1.0.
 - Every series carries the label ``model_version`` and no label of unbounded cardinality

@@ -8,9 +8,12 @@ against the schedule they know.
 Requirement sentences, and the test that fails when each alone is broken:
 
 - Clean hours are silent: test_clean_hours_are_silent
+- ... and a drift must persist (one odd hour is not an incident):
+  test_drift_on_first_anomalous_hour
 - A covariate shift is named within 4 hours: test_covariate_shift_is_detected_within_four_hours
 - A unit change is named unit_change within 2 hours, and not a covariate shift:
   test_unit_change_is_named_not_called_drift
+- ... whichever way the factor goes (100 times smaller too): test_unit_change_only_upward
 - A label shift is seen in the labels within 2 hours: test_label_shift_is_seen_in_the_labels
 - A latency regression is seen in the tail within 2 hours:
   test_latency_regression_in_the_tail_is_detected
@@ -145,4 +148,49 @@ def test_alerts_are_the_known_kinds(replays):
     assert not bad, (
         f"observe() must return a sorted list of distinct kinds from {week.KINDS}; it "
         f"returned {bad[:5]}"
+    )
+
+
+@pytest.fixture(scope="module")
+def replay(learner: Any) -> Any:
+    """``replay(seed, batches)``: a fresh Monitor on the seed's reference day, fed
+    ``batches`` in order; what it returned each hour."""
+    incident = monitor(learner, "incident")
+    bridge = learner.module("monitoring_bridge", timeout=60)
+
+    def run(seed: int, batches: list[dict[str, Any]]) -> list[Any]:
+        mon = incident.Monitor(week.reference(seed))
+        return list(bridge.each(mon.observe, [[b] for b in batches]))
+
+    return run
+
+
+def test_drift_on_first_anomalous_hour(replay):
+    seed, odd = 3, 20
+    batches = [week.batch(seed, h, ()) for h in range(40)]
+    # One hour of fully shifted traffic (a bulk import, a bot), then normal again.
+    batches[odd] = week.batch(seed, odd, [week.Incident("covariate_shift", odd - 3, odd + 1)])
+    said = replay(seed, batches)
+    noisy = {h: kinds for h, kinds in enumerate(said) if kinds}
+    assert not noisy, (
+        f"A clean day and a half with one odd hour (hour {odd}: tenure shifted for that hour "
+        f"only): your monitor said {noisy}. One hour of drift in a week of hourly checks "
+        "pages someone for a blip that is over before they log in; name a covariate shift "
+        "only once the drift persists (the 4 h allowed for it leaves room for that)."
+    )
+
+
+def test_unit_change_only_upward(replay):
+    seed, start, end = 4, 20, 30
+    batches = [week.batch(seed, h, ()) for h in range(40)]
+    for b in batches[start:end]:  # dollars arrive as hundreds of dollars: / 100
+        b["monthly_charges"] = [round(v / 100, 5) for v in b["monthly_charges"]]
+    said = replay(seed, batches)
+    named = [h for h in range(start, end) if "unit_change" in said[h]]
+    drift = [h for h in range(start, end) if "covariate_shift" in said[h]]
+    assert named and named[0] - start <= DELAY_H["unit_change"] and not drift, (
+        f"monthly_charges arrived 100 times SMALLER in hours {start}-{end - 1}: unit_change "
+        f"named at hours {named}, covariate_shift at hours {drift}. A unit change goes "
+        "either way (cents to dollars as well as dollars to cents): a median 100 times "
+        "smaller is a unit change too, never a drift to retrain on."
     )

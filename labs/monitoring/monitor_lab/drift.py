@@ -11,8 +11,9 @@ Requirements (the tests check each one):
   seen in either sample: a category the reference never had is drift, not noise.
 - ``drift_report(reference, current)`` tests each feature (two-sample Kolmogorov-Smirnov
   for numbers, the chi-squared test above for strings) and controls the false-alarm rate
-  across the features with Benjamini-Hochberg at ``alpha``: on undrifted data, at most
-  about ``alpha`` of the reports raise any alarm.
+  across the features with Benjamini-Hochberg at ``alpha`` (step-up: the largest rank
+  that passes, and every smaller p-value with it): on undrifted data, at most about
+  ``alpha`` of the reports raise any alarm.
 - A feature with fewer than ``min_samples`` values in either sample is not tested: its
   entry says ``enough_data: False``, ``p_value: None``, ``drifted: False``.
 """

@@ -651,16 +651,18 @@ def test_rebuild_on_changed_data_explains_the_difference(
 
 
 def test_rebuild_compares_the_model_hash_not_only_the_data(
-    lineage, bridge, data_dir, mlflow_client, model_name
+    lineage, learner, bridge, data_dir, mlflow_client, model_name
 ):
-    """The data is the same, but the run records another model hash (a library upgrade
-    changed how the model trains, say): the rebuild is not the registered model."""
+    """The run records the training file's hash and a seed, and a model hash the rebuild
+    cannot match (a library upgrade changed how the model trains, say): the same data is
+    not the same model."""
     train = bridge.training_copy(data_dir, "train.csv")
-    version = lineage.register_reproducible(
-        bridge.path(train), model_name, seed=7, code_version="a1"
-    )
+    version = cicd(learner, "registry").register_challenger(bridge.model("lr_v1"), model_name)
     run_id = mlflow_client.get_model_version(model_name, version).run_id
+    mlflow_client.set_tag(run_id, "data_sha256", file_sha256(train))
+    mlflow_client.set_tag(run_id, "code_version", "a1")
     mlflow_client.set_tag(run_id, "model_sha256", "0" * 64)
+    mlflow_client.log_param(run_id, "seed", "7")
     result = bridge.plain(lineage.rebuild(model_name, version, bridge.path(train)))
     assert isinstance(result, dict) and result.get("identical") is False, (
         f"The recorded model_sha256 is 000…0 and rebuild on the same data gave {result}. "

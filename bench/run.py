@@ -213,6 +213,11 @@ def mutant_speed(
         )
         killed = sum(r.verdict is Verdict.KILLED for r in results)
         runs[mode] = {"wall_s": round(seconds, 1), "killed": killed, "total": len(results)}
+        others = [r for r in results if r.verdict is not Verdict.KILLED]
+        if others:  # why, so a run that went wrong explains itself
+            runs[mode]["not_killed"] = [
+                f"{r.mutant.name} ({r.verdict}): {r.detail[:300]}" for r in others[:5]
+            ]
         print(f"{slug} mutants, {mode}: {killed}/{len(results)} killed in {seconds:.1f} s")
     ratio = runs["bulk"]["wall_s"] / runs["one each"]["wall_s"]
     label = f"mutants of {slug}" + (f" task {task}" if task else "")

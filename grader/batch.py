@@ -409,6 +409,7 @@ def grade_cohort(
         console=console,
     )
     failures = 0
+    progress.disable = not todo  # nothing to grade: no empty bar
     with progress:
         bar = progress.add_task(f"grading {lab.slug}", total=len(todo), failures=0)
         pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="grade")

@@ -52,9 +52,10 @@ class ServerIdentity:
 
     def _read(self) -> Any:
         ca, cert, key = self._ca.read_bytes(), self._cert.read_bytes(), self._key.read_bytes()
-        # gRPC only keeps these bytes: it would parse them at the next handshake, and a bad
-        # key would fail every new connection from then on. Parse them now, with the ssl
-        # module: the CA, the certificate, and that the key is the certificate's key.
+        # gRPC only keeps these bytes and parses them at the next handshake, where a bad key
+        # is dropped quietly and the old certificate kept (grpcio 1.85): the reload would
+        # say OK while the server stays on a certificate that will expire. Parse them now,
+        # with the ssl module: the CA, the certificate, and that the key is the certificate's.
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_verify_locations(cadata=ca.decode("ascii"))
         with tempfile.TemporaryDirectory() as private:  # mode 0700: only we can read it

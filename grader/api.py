@@ -39,8 +39,15 @@ def grade(
         ids = ", ".join(t.id for t in lab.tasks)
         raise GraderError(f"Lab '{lab.slug}' has no task '{unknown[0]}'; its tasks are {ids}.")
     chosen = select_runner(runner) if isinstance(runner, str) else runner
+    # Someone is waiting at a terminal: show which call a hung test is still waiting for.
+    # Not with hidden tests, whose calls (and their inputs) must not be printed.
     return grade_lab(
-        lab, submission=submission, runner=chosen, hidden_tests=hidden_tests, tasks=tasks
+        lab,
+        submission=submission,
+        runner=chosen,
+        hidden_tests=hidden_tests,
+        tasks=tasks,
+        live=hidden_tests is None,
     )
 
 
@@ -52,11 +59,13 @@ def grade_lab(
     hidden_tests: Path | None = None,
     tasks: tuple[str, ...] = (),
     fail_fast: bool = False,
+    live: bool = False,
 ) -> GradeReport:
     """Grade ``submission``; with ``tasks``, run and report only those tasks' tests.
 
     ``fail_fast`` stops at the first failing test (the rest count as failed): enough to
-    know that a task fails, as for a mutant, and much quicker.
+    know that a task fails, as for a mutant, and much quicker. ``live`` prints the judge's
+    progress lines (a call still awaited) to stderr as they arrive.
     """
     tree = resolve_submission(lab, submission)
     with tempfile.TemporaryDirectory(prefix=f"mlskills-{lab.slug}-") as tmp:
@@ -64,7 +73,9 @@ def grade_lab(
         started = time.monotonic()
         try:
             outcome = runner.run(
-                RunRequest(lab=lab, workspace=workspace, tasks=tasks, fail_fast=fail_fast)
+                RunRequest(
+                    lab=lab, workspace=workspace, tasks=tasks, fail_fast=fail_fast, live=live
+                )
             )
         except GraderError:
             raise

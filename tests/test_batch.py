@@ -735,6 +735,7 @@ def test_docker_batch_in_parallel_mounts_no_host_path_and_leaves_no_container(
     for row, case in zip(rows, ("all-pass", "partial", "syntax-error"), strict=True):
         report = json.loads((tmp_path / "out" / "reports" / f"{row.learner}.json").read_text())
         assert report["runner"] == "docker"
+        assert report.pop("fingerprint")["submission"] is not None
         assert normalised(report) == golden(case), row.learner
 
     assert len(created) == 3

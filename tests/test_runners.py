@@ -69,6 +69,39 @@ def test_output_capture_keeps_short_output_whole() -> None:
     assert capture.text() == "hello world!"
 
 
+def test_output_capture_echoes_the_graders_progress_lines_as_they_arrive() -> None:
+    """Only whole lines that start with the grader's prefix; the learner's output is kept
+    for the report, not echoed, and a line split across chunks is echoed once whole."""
+    said: list[str] = []
+    capture = OutputCapture(echo=said.append)
+    capture.feed(b"learner prints [mlskills] in the middle\n[mlskills] waiting for f(1)")
+    assert said == []
+    capture.feed(b": 5 s without a return\nmore learner output\n")
+    capture.feed(b"[mlskills] waiting for f(1): 10 s without a return\n[mlskills] no newline")
+    assert said == [
+        "[mlskills] waiting for f(1): 5 s without a return",
+        "[mlskills] waiting for f(1): 10 s without a return",
+    ]
+    assert "learner prints" in capture.text() and "[mlskills] no newline" in capture.text()
+    capture.feed(b"x" * 100_000)  # a line without end is bounded, not kept whole
+    assert len(capture._line) <= 4096
+
+
+def test_a_grade_says_live_which_call_it_is_still_waiting_for(tmp_path: Path) -> None:
+    lab = tmp_path / "labs" / "sleepy"
+    shutil.copytree(FIXTURE_LABS / "sleepy", lab)
+    (lab / "fx" / "work.py").write_text("def quick():\n    while True:\n        pass\n")
+    (lab / "tests" / "test_task1_hang.py").write_text(
+        "import pytest\n\n\n@pytest.mark.task(1)\ndef test_quick(learner):\n"
+        "    assert learner.module('fx.work', timeout=6).quick() == 'quick'\n"
+    )
+    from tests.test_cli import run_cli
+
+    proc = run_cli("grade", "sleepy", "--task", "1", "--runner", "local", root=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "[mlskills] waiting for fx.work.quick(): 5 s without a return" in proc.stderr
+
+
 def test_unknown_runner_name_is_a_clear_error() -> None:
     with pytest.raises(RunnerUnavailable, match="auto, docker, local"):
         select_runner("kubernetes")

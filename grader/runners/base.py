@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import logging
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from grader.lab import Lab
 from grader.workspace import Workspace
 
-__all__ = ["BulkRequest", "BulkRunner", "OutputCapture", "RunOutcome", "RunRequest", "Runner"]
+__all__ = [
+    "LIVE_PREFIX",
+    "BulkRequest",
+    "BulkRunner",
+    "OutputCapture",
+    "RunOutcome",
+    "RunRequest",
+    "Runner",
+    "echo_to_stderr",
+]
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +31,7 @@ class RunRequest:
     workspace: Workspace
     tasks: tuple[str, ...] = ()  # only these tasks' tests; () means every task
     fail_fast: bool = False  # stop at the first failure (a mutant needs only one)
+    live: bool = False  # echo the judge's progress lines (LIVE_PREFIX) as they arrive
 
 
 @dataclass(frozen=True)
@@ -63,18 +75,50 @@ class BulkRunner(Runner, Protocol):
         ...
 
 
-class OutputCapture:
-    """Keeps the head and the tail of a stream, and says how much it dropped."""
+# A line the judge prints for the person waiting (the call it is still waiting for): with
+# a live request, the runner shows it as it arrives, not only in the report.
+LIVE_PREFIX = b"[mlskills] "
+_LIVE_LINE_LIMIT = 4096
 
-    def __init__(self, head_bytes: int = 32 * 1024, tail_bytes: int = 32 * 1024) -> None:
+
+def echo_to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+class OutputCapture:
+    """Keeps the head and the tail of a stream, and says how much it dropped.
+
+    With ``echo``, each whole line that starts with :data:`LIVE_PREFIX` is handed to it
+    as it arrives (the grader's own progress lines; the learner's output is not echoed).
+    """
+
+    def __init__(
+        self,
+        head_bytes: int = 32 * 1024,
+        tail_bytes: int = 32 * 1024,
+        echo: Callable[[str], None] | None = None,
+    ) -> None:
         self._head = bytearray()
         self._tail = bytearray()
         self._head_limit = head_bytes
         self._tail_limit = tail_bytes
         self.total = 0
         self.gap = False  # part of the stream never arrived; the tail came from elsewhere
+        self._echo = echo
+        self._line = bytearray()
+
+    def _echo_lines(self, chunk: bytes) -> None:
+        assert self._echo is not None
+        self._line += chunk
+        *whole, rest = self._line.split(b"\n")
+        self._line = bytearray(rest[-_LIVE_LINE_LIMIT:])
+        for line in whole:
+            if line.startswith(LIVE_PREFIX):
+                self._echo(line[:_LIVE_LINE_LIMIT].decode("utf-8", "replace").rstrip())
 
     def feed(self, chunk: bytes) -> None:
+        if self._echo is not None:
+            self._echo_lines(chunk)
         self.total += len(chunk)
         room = self._head_limit - len(self._head)
         if room > 0:

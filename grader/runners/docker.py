@@ -38,7 +38,13 @@ from docker.types import LogConfig, Mount
 from grader import images
 from grader.errors import ImageBuildError, RunnerUnavailable
 from grader.lab import Lab
-from grader.runners.base import BulkRequest, OutputCapture, RunOutcome, RunRequest
+from grader.runners.base import (
+    BulkRequest,
+    OutputCapture,
+    RunOutcome,
+    RunRequest,
+    echo_to_stderr,
+)
 from grader.workspace import (
     BOUNDARY_PACKAGE,
     Workspace,
@@ -433,7 +439,7 @@ class DockerRunner:
             max_file_mb=lab.limits.memory_mb // 2,
         )
         container = _create(client, image, lab, command, environment, judge_uid, token)
-        capture = OutputCapture()
+        capture = OutputCapture(echo=echo_to_stderr if request.live else None)
         started = time.monotonic()
         timed_out = False
         exit_code: int | None = None

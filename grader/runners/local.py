@@ -30,7 +30,7 @@ from grader.errors import RunnerUnavailable
 from grader.images import JUDGE_UID, LEARNER_UID
 from grader.install import ensure_packages
 from grader.lab import Lab
-from grader.runners.base import OutputCapture, RunOutcome, RunRequest
+from grader.runners.base import OutputCapture, RunOutcome, RunRequest, echo_to_stderr
 from grader.workspace import Workspace, grading_env, pytest_command, supervised
 
 __all__ = ["LocalRunner"]
@@ -221,7 +221,7 @@ class LocalRunner:
         # Removed however the run ends, Ctrl-C included (a split run's results are in the
         # workspace, removed with it).
         try:
-            capture = OutputCapture()
+            capture = OutputCapture(echo=echo_to_stderr if request.live else None)
             started = time.monotonic()
             timed_out = False
             proc = subprocess.Popen(

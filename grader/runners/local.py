@@ -89,11 +89,12 @@ def missing_tools(lab: Lab) -> str:
         )
     absent = [c for c in lab.image.commands if shutil.which(c) is None]
     if absent:
-        packages = " ".join(lab.image.debian) or "the package that provides it"
+        them = "them" if len(absent) > 1 else "it"
+        packages = " ".join(lab.image.debian) or f"the package that provides {them}"
         return (
             f"The {lab.slug} lab's tests run {', '.join(absent)}, which this machine does not "
-            f"have on PATH. Install it (Debian or Ubuntu: sudo apt-get install {packages}), "
-            "or grade with --runner docker, whose image has it."
+            f"have on PATH. Install {them} (Debian or Ubuntu: sudo apt-get install {packages}), "
+            f"or grade with --runner docker, whose image has {them}."
         )
     return ""
 

@@ -10,6 +10,7 @@ gain zero points, leave the judge standing, and leak no hidden-test text into an
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import textwrap
 from pathlib import Path
@@ -391,8 +392,22 @@ def test_an_attack_from_a_real_labs_starter_gains_nothing(
     module = submission / LAB_ENTRY_POINTS[slug][0]
     # At the end: a starter begins with a docstring and `from __future__ import`.
     module.write_text(module.read_text() + "\n" + textwrap.dedent(ATTACKS[attack]))
+    # The lab as it is, with its time limit capped: an attack that stalls the worker's
+    # clients ends at the cap, and a timeout credits nothing unfinished either way.
+    lab = tmp_path / "labs" / slug
+    shutil.copytree(REPO / "labs" / slug, lab)
+    manifest = lab / "lab.toml"
+    manifest.write_text(
+        re.sub(r"(?m)^time_limit_s = \d+", "time_limit_s = 120", manifest.read_text())
+    )
     # Task 1's tests import the module as the first ones do: enough to try the attack.
-    graded = api.grade(slug=slug, submission=submission, runner=docker_runner, tasks=("1",))
+    graded = api.grade(
+        slug=slug,
+        submission=submission,
+        runner=docker_runner,
+        tasks=("1",),
+        labs_root=tmp_path / "labs",
+    )
     assert graded.score == 0, f"{attack} forged {graded.score} points in {slug}"
     # Writing junk into every open descriptor can also stall the worker's own clients
     # until the time limit: still a judge that stood and recorded nothing forged.

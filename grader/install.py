@@ -142,13 +142,14 @@ def java_problem(lab: Lab, environ: dict[str, str] | None = None) -> str:
     return ""
 
 
-def ensure_packages(lab: Lab, *, announce: Callable[[str], None]) -> str:
+def ensure_packages(lab: Lab, *, announce: Callable[[str], None], check_java: bool = True) -> str:
     """Install what ``lab`` lacks; '' when all is there, otherwise why it cannot be.
 
     ``announce`` gets one line saying what is being installed and why, before pip runs.
-    A Java that Spark could not use is said first: installing pyspark would not help.
+    A Java that Spark could not use is said first: installing pyspark would not help
+    (``check_java=False`` where the caller has just checked it).
     """
-    if problem := java_problem(lab):
+    if check_java and (problem := java_problem(lab)):
         return problem
     return install_missing(
         lambda: missing_packages(lab),

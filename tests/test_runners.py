@@ -215,4 +215,6 @@ def test_no_java_is_the_machines_problem_not_the_learners(
     monkeypatch.delenv("JAVA_HOME", raising=False)
     report = api.grade(slug="data-engineering", runner=LocalRunner())
     assert report.status.value == "error" and report.exit_code == 2
-    assert "needs a Java runtime" in report.message and "openjdk-17-jre-headless" in report.message
+    assert (
+        "needs Java 17 or newer" in report.message and "openjdk-17-jre-headless" in report.message
+    )

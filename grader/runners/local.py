@@ -28,7 +28,7 @@ from typing import IO
 from grader.boundary.protocol import JOB_ENV
 from grader.errors import RunnerUnavailable
 from grader.images import JUDGE_UID, LEARNER_UID
-from grader.install import ensure_packages
+from grader.install import ensure_packages, java_problem
 from grader.lab import Lab
 from grader.runners.base import OutputCapture, RunOutcome, RunRequest, echo_to_stderr
 from grader.workspace import Workspace, grading_env, pytest_command, supervised
@@ -80,13 +80,8 @@ def missing_tools(lab: Lab) -> str:
     Checked before anything runs: a missing runtime is the machine's problem, never the
     learner's failure. The lab images always have these.
     """
-    if "pyspark" in lab.image.python and not (shutil.which("java") or os.environ.get("JAVA_HOME")):
-        return (
-            f"The {lab.slug} lab runs Spark, which needs a Java runtime, and this machine has "
-            "none (no java on PATH, no JAVA_HOME). Install one (Debian or Ubuntu: sudo "
-            "apt-get install openjdk-17-jre-headless; macOS: brew install openjdk@17), or "
-            "grade with --runner docker, whose image has one."
-        )
+    if problem := java_problem(lab):  # Java as Spark's launcher finds it
+        return problem
     absent = [c for c in lab.image.commands if shutil.which(c) is None]
     if absent:
         them = "them" if len(absent) > 1 else "it"
@@ -155,7 +150,7 @@ class LocalRunner:
         workspace = request.workspace
         missing = missing_tools(request.lab)
         if not missing and self.python == sys.executable:
-            missing = ensure_packages(request.lab, announce=_announce)
+            missing = ensure_packages(request.lab, announce=_announce, check_java=False)
         if missing:
             return RunOutcome(
                 runner=self.name,
